@@ -1,0 +1,37 @@
+"""shoestring: pre-train text representations of your own domain on a laptop CPU, and put them to work.
+
+The package is laid out as the method is used:
+
+- ``shoestring.data``: corpora in (readers, tokenizer, vocabulary, prepared artifacts);
+- ``shoestring.learners``: representation learners (``vampire``: the bag-of-words VAE);
+- ``shoestring.tasks``: uses of representations (``classify``: few-label classification);
+- ``shoestring.training``: the one training loop and its callbacks;
+- ``shoestring.evaluation``: NPMI, classification metrics, the HTML report;
+- ``shoestring.bench``: benchmark protocols (few-label classification) and baselines.
+
+Heavy modules (torch) are imported lazily, so ``import shoestring`` and ``shoestring --help`` are fast.
+"""
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "VAMPIRE": "shoestring.learners.vampire.estimator",
+    "VampireConfig": "shoestring.learners.vampire.config",
+    "TextClassifier": "shoestring.tasks.classify.estimator",
+    "ClassifierConfig": "shoestring.tasks.classify.config",
+    "prepare": "shoestring.data.prepare",
+    "PrepareConfig": "shoestring.data.config",
+    "BowCorpus": "shoestring.data.bow",
+    "read_documents": "shoestring.data.readers",
+    "Tokenizer": "shoestring.data.tokenizer",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'shoestring' has no attribute {name!r}")

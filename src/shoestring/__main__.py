@@ -1,0 +1,3 @@
+from shoestring.cli import main
+
+raise SystemExit(main())

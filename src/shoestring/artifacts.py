@@ -1,0 +1,209 @@
+"""Self-describing saved folders, written atomically and checked on load.
+
+Every folder shoestring writes (a prepared corpus, a VAMPIRE model, a classifier) holds a
+``manifest.json``::
+
+    {"kind": "vampire", "format_version": 1, "shoestring_version": "0.1.0", "created": "...",
+     "files": {"config.json": {"sha256": "...", "bytes": 123}, "model.safetensors": {...}}, ...}
+
+Writes go to a hidden temporary folder beside the target, which is renamed into place only when complete,
+so an interrupted write never leaves a half-written model and never destroys the previous one. An existing
+folder is only replaced when the caller passes ``overwrite=True``. Loading checks the kind and every file's
+size and sha256, so a truncated copy or a hand-edited weight file is reported instead of silently used.
+Weights are safetensors and everything else JSON: nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from shoestring.errors import ArtifactError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
+    """Fail early (before any work) if ``path`` exists and ``overwrite`` is not set."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ArtifactError("already exists; refusing to overwrite it", path=path,
+                            hint="choose another output folder or pass --overwrite")
+    if path.exists() and not path.is_dir():
+        raise ArtifactError("exists and is not a folder", path=path)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, kind: str, *, overwrite: bool = False,
+                  info: dict | None = None) -> Iterator[Path]:
+    """``with atomic_folder(out, "vampire") as tmp:`` write files into ``tmp``; on success the manifest is
+    added and ``tmp`` replaces ``out`` in one rename. On an exception nothing at ``out`` changes."""
+    from shoestring import __version__
+
+    path = check_writable(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    tmp = path.parent / f".{path.name}.tmp-{tag}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        files = {}
+        for f in sorted(tmp.rglob("*")):
+            if f.is_file() and f.name != MANIFEST:
+                files[f.relative_to(tmp).as_posix()] = {"sha256": _sha256(f), "bytes": f.stat().st_size}
+        manifest = {"kind": kind, "format_version": FORMAT_VERSION, "shoestring_version": __version__,
+                    "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                    **(info or {}), "files": files}
+        write_json(tmp / MANIFEST, manifest)
+        old = None
+        if path.exists():
+            check_writable(path, overwrite)
+            old = path.parent / f".{path.name}.old-{tag}"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_manifest(path: str | os.PathLike, kind: str | tuple[str, ...] | None = None, *,
+                  verify: bool = True) -> dict:
+    """Read and check a folder's manifest: the kind, and (``verify``) every listed file's size and hash."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ArtifactError("no such folder", path=path)
+    mpath = path / MANIFEST
+    if not mpath.exists():
+        raise ArtifactError("not a shoestring folder (no manifest.json)", path=path,
+                            hint="pass the folder written by `shoestring prepare`/`pretrain`/`train`")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"manifest.json is corrupt: {e}", path=mpath) from None
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if kinds and manifest.get("kind") not in kinds:
+        raise ArtifactError(f"is a {manifest.get('kind')!r} folder, expected {' or '.join(kinds)}", path=path)
+    if manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise ArtifactError("was written by a newer shoestring", path=path, hint="upgrade shoestring")
+    if verify:
+        for name, meta in manifest.get("files", {}).items():
+            f = path / name
+            if not f.exists():
+                raise ArtifactError(f"is missing {name} (listed in its manifest)", path=path,
+                                    hint="the folder is incomplete; copy it again or re-create it")
+            if f.stat().st_size != meta["bytes"]:
+                raise ArtifactError(f"{name} has {f.stat().st_size} bytes, the manifest says {meta['bytes']}: "
+                                    "the file is truncated or was changed", path=path,
+                                    hint="copy the folder again or re-create it")
+            if _sha256(f) != meta["sha256"]:
+                raise ArtifactError(f"{name} does not match its sha256 in the manifest: the file was changed",
+                                    path=path, hint="copy the folder again or re-create it")
+    return manifest
+
+
+def write_json(path: str | os.PathLike, obj, *, atomic: bool = True) -> None:
+    path = Path(path)
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    if not atomic:
+        path.write_text(text, encoding="utf-8")
+        return
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _json_default(o):
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def environment() -> dict:
+    """Versions recorded in model cards and manifests."""
+    import platform
+    import sys
+
+    env = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for mod in ("torch", "numpy", "scipy", "sklearn"):
+        try:
+            env[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
+    return env
+
+
+def model_card(title: str, summary: str, *, usage: str = "", data: dict | None = None,
+               metrics: dict | None = None, settings: dict | None = None, extra: str = "") -> str:
+    """A README.md model card: what the model is, how to load it, the data, metrics, settings, versions, time."""
+    import datetime as dt
+
+    def table(d: dict) -> str:
+        rows = ["| | |", "|---|---|"]
+        for k, v in d.items():
+            if isinstance(v, float):
+                v = f"{v:.4g}"
+            rows.append(f"| {k} | {str(v).replace('|', '/')} |")
+        return "\n".join(rows)
+
+    parts = [f"# {title}", "", summary, ""]
+    if usage:
+        parts += ["## Usage", "", usage.strip(), ""]
+    if data:
+        parts += ["## Data", "", table(data), ""]
+    if metrics:
+        parts += ["## Metrics", "", table(metrics), ""]
+    if extra:
+        parts += [extra.strip(), ""]
+    if settings:
+        parts += ["## Settings", "", "```json", json.dumps(settings, indent=2, default=_json_default), "```", ""]
+    env = environment()
+    env["written"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    from shoestring import __version__
+
+    env["shoestring"] = __version__
+    parts += ["## Versions and time", "", table(env), "",
+              "Weights are safetensors, everything else JSON; `manifest.json` lists every file's sha256.", ""]
+    return "\n".join(parts)
+
+
+def write_npy(path: str | os.PathLike, array) -> None:
+    """Save a numpy array atomically (no pickle: ``allow_pickle=False``)."""
+    import numpy as np
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}.npy")
+    np.save(tmp, array, allow_pickle=False)
+    os.replace(tmp, path)

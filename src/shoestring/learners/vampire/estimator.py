@@ -1,0 +1,274 @@
+"""``VAMPIRE``: the scikit-learn-style estimator around the VAE, with Hugging-Face-style saving.
+
+Example::
+
+    from shoestring import VAMPIRE
+    vae = VAMPIRE(latent_dim=81, random_state=0).fit("prepared/news")   # a folder from `shoestring prepare`
+    X = vae.transform(["Oil prices rose on Monday ...", ...])          # n x 81 document representations
+    for t in vae.topic_table(): print(t["npmi"], t["words"])
+    vae.save_pretrained("models/news-vampire")
+    vae = VAMPIRE.from_pretrained("models/news-vampire")
+
+``fit`` also accepts a list of texts (prepared on the fly with default settings) or a
+:class:`~shoestring.data.bow.BowCorpus`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
+from shoestring.data.bow import BowCorpus, vectorize
+from shoestring.data.tokenizer import Tokenizer, TokenizerConfig
+from shoestring.data.vocab import Vocabulary
+from shoestring.errors import ArtifactError, InputError
+from shoestring.learners.vampire.config import VampireConfig
+from shoestring.training.loop import Trainer
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class VAMPIRE:
+    """Bag-of-words VAE pre-training; ``transform`` gives the VAMPIRE document representation.
+
+    Parameters are :class:`VampireConfig`'s fields (``latent_dim``, ``batch_size``, ``minutes``, ...);
+    ``random_state`` is an alias of ``seed``. Learned state: ``model_``, ``vocab_``, ``history_``, ``npmi_``.
+    """
+
+    def __init__(self, config: VampireConfig | None = None, **params):
+        if "random_state" in params:
+            params["seed"] = params.pop("random_state")
+        self.config = (config or VampireConfig()).replace(**params) if params else (config or VampireConfig()).validate()
+
+    # scikit-learn's parameter protocol
+    def get_params(self, deep: bool = True) -> dict:
+        return self.config.to_dict()
+
+    def set_params(self, **params) -> "VAMPIRE":
+        self.config = self.config.replace(**params)
+        return self
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X, y=None, *, checkpoint_dir=None, resume: bool = False, callbacks=None) -> "VAMPIRE":
+        import torch
+
+        from shoestring.learners.vampire.learner import VampireLearner
+        from shoestring.learners.vampire.model import VampireVAE
+
+        corpus = self._as_corpus(X)
+        if corpus.train.shape[0] == 0:
+            raise InputError("no training documents", path=corpus.path)
+        c = self.config
+        _seed_everything(c.seed)
+        model = VampireVAE(c, len(corpus.vocab), torch.from_numpy(corpus.background))
+        learner = VampireLearner(model, corpus.train, corpus.reference, c)
+        t0 = time.time()
+        state = Trainer(c, callbacks=callbacks).fit(learner, checkpoint_dir=checkpoint_dir, resume=resume)
+        self.model_ = model.cpu().eval()
+        self.vocab_ = corpus.vocab
+        self.tokenizer_config_ = corpus.tokenizer_config
+        self.history_ = state.history
+        self.npmi_ = state.best
+        self.training_ = {"stop_reason": state.stop_reason, "epochs": state.epoch, "best_epoch": state.best_epoch,
+                          "seconds": round(state.elapsed, 2), "wall_seconds": round(time.time() - t0, 2),
+                          "steps": state.step}
+        self.data_ = {"corpus": str(corpus.path) if corpus.path else "(in memory)",
+                      **{k: v for k, v in corpus.manifest.get("counts", {}).items()
+                         if k in ("train_documents", "reference_documents", "vocabulary", "train_tokens")},
+                      "inputs": ", ".join(i["path"] for i in corpus.manifest.get("inputs", []))}
+        self._reference = corpus.reference
+        self._reference_labels = corpus.labels.get("reference")
+        return self
+
+    @staticmethod
+    def _as_corpus(X) -> BowCorpus:
+        if isinstance(X, BowCorpus):
+            return X
+        if isinstance(X, (str, Path)):
+            return BowCorpus.load(X)
+        if isinstance(X, (list, tuple)) and (not X or isinstance(X[0], str)):
+            from shoestring.data.prepare import prepare
+
+            with tempfile.TemporaryDirectory() as tmp:
+                corpus = prepare(list(X) and _texts_file(X, Path(tmp)), Path(tmp) / "corpus", progress=False)
+                corpus.path = None
+                return corpus
+        raise InputError("fit() takes a prepared corpus folder, a BowCorpus, or a list of texts")
+
+    # ------------------------------------------------------------------ using it
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise ArtifactError("this VAMPIRE is not fitted yet: call fit() or from_pretrained()")
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer(self.tokenizer_config_)
+
+    def vectorize(self, texts) -> sp.csr_matrix:
+        """Word counts of ``texts`` over this model's vocabulary (words outside it are ignored)."""
+        self._check_fitted()
+        return vectorize(texts, self.tokenizer, self.vocab_)
+
+    def embedder(self, dropout: float = 0.0):
+        """A fresh :class:`VampireEmbedder` sharing this model's VAE (for a classifier to freeze or fine-tune)."""
+        from shoestring.learners.vampire.model import VampireEmbedder
+
+        self._check_fitted()
+        return VampireEmbedder(self.model_, dropout)
+
+    def transform(self, X, batch_size: int = 4096) -> np.ndarray:
+        """The VAMPIRE representation (n x K) of texts (a list of str) or of a count matrix (n x V).
+
+        It is the scalar mix of the encoder layers and theta at its initial weights, softmax([1, -20, 1]);
+        a classifier trained with ``shoestring train classifier`` learns its own mix."""
+        import torch
+
+        from shoestring.learners.vampire.learner import bags
+
+        self._check_fitted()
+        Xc = self.vectorize(X) if isinstance(X, (list, tuple)) else sp.csr_matrix(X, dtype=np.float32)
+        if Xc.shape[1] != len(self.vocab_):
+            raise InputError(f"the count matrix has {Xc.shape[1]} columns but the vocabulary has {len(self.vocab_)}")
+        emb = self.embedder().eval()
+        out = np.empty((Xc.shape[0], emb.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for s in range(0, Xc.shape[0], batch_size):
+                indices, offsets, weights, _ = bags(Xc[s:s + batch_size], "cpu")
+                out[s:s + batch_size] = emb(indices, offsets, weights).numpy()
+        return out
+
+    def theta(self, X, batch_size: int = 4096) -> np.ndarray:
+        """Document-topic proportions theta = softmax(mu) (n x K)."""
+        import torch
+
+        from shoestring.learners.vampire.learner import bags
+
+        self._check_fitted()
+        Xc = self.vectorize(X) if isinstance(X, (list, tuple)) else sp.csr_matrix(X, dtype=np.float32)
+        out = np.empty((Xc.shape[0], self.config.latent_dim), dtype=np.float32)
+        with torch.inference_mode():
+            for s in range(0, Xc.shape[0], batch_size):
+                indices, offsets, weights, _ = bags(Xc[s:s + batch_size], "cpu")
+                _, mu, _ = self.model_.encode(indices, offsets, weights)
+                out[s:s + batch_size] = torch.softmax(mu, -1).numpy()
+        return out
+
+    def topics(self, top_n: int = 10) -> list[list[str]]:
+        self._check_fitted()
+        return [[self.vocab_.tokens[i] for i in t] for t in self.model_.topics(top_n)]
+
+    def topic_table(self, reference: sp.spmatrix | None = None, top_n: int = 10) -> list[dict]:
+        """Per topic: id, top words, NPMI on the reference documents, and size (share of the reference
+        documents whose dominant topic it is)."""
+        from shoestring.evaluation.npmi import topic_npmi
+
+        self._check_fitted()
+        ref = reference if reference is not None else getattr(self, "_reference", None)
+        ids = self.model_.topics(top_n)
+        npmi = topic_npmi(ids, ref) if ref is not None else np.full(len(ids), np.nan)
+        size = np.full(len(ids), np.nan)
+        if ref is not None and ref.shape[0]:
+            dom = self.theta(ref).argmax(1)
+            size = np.bincount(dom, minlength=len(ids)) / len(dom)
+        return [{"id": k, "words": [self.vocab_.tokens[i] for i in t], "npmi": float(npmi[k]), "size": float(size[k])}
+                for k, t in enumerate(ids)]
+
+    # ------------------------------------------------------------------ saving
+    def save_pretrained(self, path, *, overwrite: bool = False, reference: sp.spmatrix | None = None) -> Path:
+        """Write a self-describing folder: config.json, model.safetensors, vocab.json, tokenizer.json,
+        reference.npz (for NPMI later), topics.json, training_log.json, README.md, manifest.json."""
+        from safetensors.torch import save_file
+
+        from shoestring.evaluation.npmi import topic_diversity
+
+        self._check_fitted()
+        ref = reference if reference is not None else getattr(self, "_reference", None)
+        table = self.topic_table(ref)
+        npmi = float(np.nanmean([t["npmi"] for t in table])) if ref is not None else None
+        diversity = topic_diversity(self.model_.topics(25))
+        metrics = {"NPMI (reference split, top 10)": npmi, "topic diversity (top 25)": diversity,
+                   **{k.replace("_", " "): v for k, v in getattr(self, "training_", {}).items()}}
+        with atomic_folder(path, "vampire", overwrite=overwrite) as tmp:
+            write_json(tmp / "config.json", {"model_type": "vampire", "vocab_size": len(self.vocab_),
+                                             "config": self.config.to_dict()})
+            save_file({k: v.contiguous() for k, v in self.model_.state_dict().items()}, str(tmp / "model.safetensors"),
+                      metadata={"format": "pt", "model_type": "vampire"})
+            self.vocab_.save(tmp / "vocab.json")
+            write_json(tmp / "tokenizer.json", self.tokenizer_config_.to_dict())
+            if ref is not None:
+                sp.save_npz(tmp / "reference.npz", sp.csr_matrix(ref))
+            write_json(tmp / "topics.json", {"npmi": npmi, "diversity": diversity, "topics": table})
+            write_json(tmp / "training_log.json", {"history": getattr(self, "history_", []),
+                                                    "training": getattr(self, "training_", {}),
+                                                    "data": getattr(self, "data_", {})})
+            labels = getattr(self, "_reference_labels", None)
+            if ref is not None and reference is None and labels and any(x is not None for x in labels):
+                write_json(tmp / "reference_labels.json", labels)
+            lines = "\n".join(f"| {t['id']} | {t['npmi']:.3f} | {' '.join(t['words'])} |"
+                              for t in sorted(table, key=lambda t: -np.nan_to_num(t["npmi"], nan=-9))[:20])
+            (tmp / "README.md").write_text(model_card(
+                "VAMPIRE document representation",
+                "A bag-of-words variational auto-encoder (Gururangan et al., ACL 2019) pre-trained with shoestring. "
+                f"K = {self.config.latent_dim} latent dimensions over a vocabulary of V = {len(self.vocab_)} words.",
+                usage="```python\nfrom shoestring import VAMPIRE\nvae = VAMPIRE.from_pretrained('.')\n"
+                      "X = vae.transform(['some text'])\n```\n\nor `shoestring topics .` / "
+                      "`shoestring embed . texts.jsonl -o vectors.npy`",
+                data=getattr(self, "data_", None), metrics=metrics, settings=self.config.to_dict(),
+                extra="## Top topics by NPMI\n\n| topic | NPMI | top words |\n|---|---|---|\n" + lines),
+                encoding="utf-8")
+        return Path(path)
+
+    @classmethod
+    def from_pretrained(cls, path) -> "VAMPIRE":
+        import torch
+        from safetensors.torch import load_file
+
+        from shoestring.learners.vampire.model import VampireVAE
+
+        path = Path(path)
+        read_manifest(path, "vampire")
+        cfg_json = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        config = VampireConfig.from_dict(cfg_json["config"], source=str(path / "config.json"))
+        self = cls(config)
+        self.vocab_ = Vocabulary.load(path / "vocab.json")
+        if len(self.vocab_) != cfg_json["vocab_size"]:
+            raise ArtifactError("vocab.json does not match config.json's vocab_size", path=path)
+        self.tokenizer_config_ = TokenizerConfig.from_json(path / "tokenizer.json")
+        model = VampireVAE(config, len(self.vocab_))
+        state = load_file(str(path / "model.safetensors"))
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            raise ArtifactError(f"model.safetensors does not fit the config: {e}", path=path) from None
+        self.model_ = model.eval()
+        log = json.loads((path / "training_log.json").read_text(encoding="utf-8"))
+        self.history_, self.training_, self.data_ = log["history"], log["training"], log.get("data", {})
+        self.npmi_ = json.loads((path / "topics.json").read_text(encoding="utf-8"))["npmi"]
+        if (path / "reference.npz").exists():
+            self._reference = sp.load_npz(path / "reference.npz").tocsr()
+        if (path / "reference_labels.json").exists():
+            self._reference_labels = json.loads((path / "reference_labels.json").read_text(encoding="utf-8"))
+        torch.set_grad_enabled(True)
+        return self
+
+
+def _texts_file(texts, folder: Path) -> Path:
+    p = folder / "texts.jsonl"
+    with open(p, "w", encoding="utf-8") as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+    return p

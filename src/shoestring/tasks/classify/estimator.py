@@ -1,0 +1,350 @@
+"""``TextClassifier``: few-label classification with or without a pre-trained VAMPIRE.
+
+Example::
+
+    from shoestring import TextClassifier, VAMPIRE
+    vae = VAMPIRE.from_pretrained("models/news-vampire")
+    clf = TextClassifier(vampire=vae, encoder="boe", random_state=0).fit(texts, labels)
+    clf.predict(["Stocks fell as oil rose"])          # -> ['Business']
+    clf.predict_proba(test_texts)                     # n x classes, columns in clf.classes_
+    clf.evaluate(test_texts, test_labels)["accuracy"]
+    clf.save_pretrained("models/news-classifier")
+
+Without ``vampire`` it is the same network from random initialization: the baseline that shows what
+pre-training buys. Early stopping uses ``dev_texts``/``dev_labels`` when given, else a seeded
+``dev_fraction`` of the labelled examples (stratified when every class has at least two).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
+from shoestring.data.tokenizer import Tokenizer, TokenizerConfig
+from shoestring.data.vocab import Vocabulary
+from shoestring.errors import ArtifactError, InputError
+from shoestring.tasks.classify.config import ClassifierConfig
+from shoestring.training.loop import Trainer
+
+PAD, UNK = "<pad>", "<unk>"
+WORD_TOKENIZER = TokenizerConfig(min_token_len=1, max_token_len=40, keep_numbers=True)
+
+
+class _ClassifierLearner:
+    def __init__(self, model, tokens, bow, y, dev, config: ClassifierConfig):
+        self.model, self.tokens, self.bow, self.y, self.dev, self.config = model, tokens, bow, y, dev, config
+        self.monitor = "dev_score" if dev is not None else "train_eval_loss"
+        self.mode = "max" if dev is not None else "min"
+
+    @property
+    def n_examples(self):
+        return len(self.y)
+
+    def batch(self, idx):
+        import torch
+
+        return _collate(self.tokens, self.bow, idx), torch.as_tensor(self.y[idx])
+
+    def loss(self, model, batch, state):
+        (tok, bow), y = batch
+        out = model(tok, bow, y)
+        return out["loss"], {}
+
+    def evaluate(self, state):
+        if self.dev is None:
+            loss, _ = _predict_logits(self.model, self.tokens, self.bow, self.y)
+            return {"train_eval_loss": loss}
+        tokens, bow, y = self.dev
+        loss, logits = _predict_logits(self.model, tokens, bow, y)
+        acc = float((logits.argmax(1) == y).mean())
+        # accuracy first; the (small) loss term only breaks ties between equally accurate epochs
+        return {"dev_accuracy": acc, "dev_loss": loss, "dev_score": acc - 1e-4 * loss}
+
+
+def _collate(tokens: list[np.ndarray], bow, idx):
+    import torch
+
+    from shoestring.learners.vampire.learner import bags
+
+    seqs = [tokens[i] for i in idx]
+    T = max(1, max(len(s) for s in seqs))
+    arr = np.zeros((len(seqs), T), dtype=np.int64)
+    for r, s in enumerate(seqs):
+        arr[r, :len(s)] = s
+    b = None
+    if bow is not None:
+        b = bags(bow[np.asarray(idx)], "cpu")[:3]
+    return torch.from_numpy(arr), b
+
+
+def _predict_logits(model, tokens, bow, y=None, batch_size: int = 256):
+    import torch
+    import torch.nn.functional as F
+
+    was_training = model.training
+    model.eval()
+    outs = []
+    with torch.no_grad():
+        for s in range(0, len(tokens), batch_size):
+            idx = np.arange(s, min(s + batch_size, len(tokens)))
+            tok, b = _collate(tokens, bow, idx)
+            outs.append(model(tok, b)["logits"])
+    model.train(was_training)
+    logits = torch.cat(outs) if outs else torch.zeros(0, 1)
+    loss = float(F.cross_entropy(logits, torch.as_tensor(y))) if y is not None and len(y) else float("nan")
+    return loss, logits.numpy()
+
+
+class TextClassifier:
+    """A Seq2Vec classifier, optionally with a VAMPIRE representation concatenated (``vampire=``).
+
+    Parameters are :class:`ClassifierConfig`'s fields; ``random_state`` is an alias of ``seed``.
+    ``vampire``: a fitted :class:`~shoestring.learners.vampire.estimator.VAMPIRE` or the path of a saved one.
+    ``word_vectors``: optional ``(tokens, matrix)`` pre-trained word vectors to initialize the embeddings.
+    """
+
+    def __init__(self, config: ClassifierConfig | None = None, *, vampire=None, word_vectors=None, **params):
+        if "random_state" in params:
+            params["seed"] = params.pop("random_state")
+        base = config or ClassifierConfig()
+        self.config = base.replace(**params) if params else base.validate()
+        if isinstance(vampire, (str, Path)):
+            from shoestring.learners.vampire.estimator import VAMPIRE
+
+            vampire = VAMPIRE.from_pretrained(vampire)
+        self.vampire = vampire
+        self.word_vectors = word_vectors
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {**self.config.to_dict(), "vampire": self.vampire, "word_vectors": self.word_vectors}
+
+    def set_params(self, **params):
+        for k in ("vampire", "word_vectors"):
+            if k in params:
+                setattr(self, k, params.pop(k))
+        self.config = self.config.replace(**params)
+        return self
+
+    # ------------------------------------------------------------------ data
+    def _encode(self, texts) -> list[np.ndarray]:
+        tok = Tokenizer(self.tokenizer_config_)
+        index, L = self.vocab_.index, self.config.max_length
+        return [np.asarray([index.get(w, 1) for w in tok(t)[:L]], dtype=np.int64) for t in texts]
+
+    def _bow(self, texts):
+        return None if self.vampire_ is None else self.vampire_.vectorize(texts).astype(np.float32)
+
+    @staticmethod
+    def _check_labels(texts, labels, what="training"):
+        if len(texts) != len(labels):
+            raise InputError(f"{len(texts)} {what} texts but {len(labels)} labels")
+        missing = [i for i, y in enumerate(labels) if y is None or (isinstance(y, float) and np.isnan(y))]
+        if missing:
+            raise InputError(f"{len(missing)} of {len(labels)} {what} examples have no label (first: row "
+                             f"{missing[0] + 1})", hint="remove unlabelled rows or give them a label")
+
+    # ------------------------------------------------------------------ training
+    def fit(self, texts, labels, *, dev_texts=None, dev_labels=None, unlabeled=None, callbacks=None):
+        import torch
+
+        from shoestring.learners.vampire.estimator import _seed_everything
+        from shoestring.tasks.classify.model import ClassifierNet
+
+        texts, labels = list(texts), [None if y is None else str(y) for y in labels]
+        self._check_labels(texts, labels)
+        if not texts:
+            raise InputError("no training examples")
+        c = self.config
+        rng = np.random.default_rng(c.seed)
+        if dev_texts is None and c.dev_fraction > 0 and len(texts) >= 10:
+            dev_idx = _stratified_holdout(labels, c.dev_fraction, rng)
+            keep = np.setdiff1d(np.arange(len(texts)), dev_idx)
+            dev_texts, dev_labels = [texts[i] for i in dev_idx], [labels[i] for i in dev_idx]
+            texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+        self.classes_ = sorted(set(labels))
+        if dev_labels is not None:
+            dev_labels = [str(y) for y in dev_labels]
+            self._check_labels(dev_texts, dev_labels, "dev")
+            unseen = sorted(set(dev_labels) - set(self.classes_))
+            if unseen:
+                raise InputError(f"dev labels never seen in training: {', '.join(unseen[:5])}",
+                                 hint="every dev label must occur in the training data")
+        self.tokenizer_config_ = WORD_TOKENIZER
+        self.vampire_ = self.vampire
+        tok = Tokenizer(WORD_TOKENIZER)
+        counts = Counter()
+        for t in texts + list(unlabeled or []):
+            counts.update(tok(t))
+        vectors = None
+        if self.word_vectors is not None:
+            vtokens, vmat = self.word_vectors
+            vindex = {w: i for i, w in enumerate(vtokens)}
+            words = [w for w, _ in counts.most_common() if w in vindex][: c.max_vocab - 2]
+            words += [w for w, _ in counts.most_common(c.max_vocab) if w not in vindex][: c.max_vocab - 2 - len(words)]
+        else:
+            words = [w for w, _ in counts.most_common(c.max_vocab - 2)]
+        self.vocab_ = Vocabulary([PAD, UNK] + words)
+        _seed_everything(c.seed)
+        if self.word_vectors is not None:
+            vtokens, vmat = self.word_vectors
+            vmat = np.asarray(vmat, dtype=np.float32)
+            vectors = torch.from_numpy(rng.normal(0, float(vmat.std()), (len(self.vocab_), vmat.shape[1]))
+                                       .astype(np.float32))
+            vectors[0] = 0
+            for i, w in enumerate(self.vocab_.tokens):
+                j = vindex.get(w)
+                if j is not None:
+                    vectors[i] = torch.from_numpy(vmat[j])
+        emb = self.vampire_.embedder(c.vampire_dropout) if self.vampire_ is not None else None
+        label_index = {y: i for i, y in enumerate(self.classes_)}
+        self.model_ = ClassifierNet(c, len(self.vocab_), len(self.classes_), emb, vectors)
+        y = np.asarray([label_index[v] for v in labels])
+        dev = None
+        if dev_texts is not None and len(dev_texts):
+            dev = (self._encode(dev_texts), self._bow(dev_texts), np.asarray([label_index[v] for v in dev_labels]))
+        learner = _ClassifierLearner(self.model_, self._encode(texts), self._bow(texts), y, dev, c)
+        learner.parameters = lambda: [p for p in self.model_.parameters() if p.requires_grad]
+        t0 = time.time()
+        state = Trainer(c, callbacks=callbacks, nan_advice="lower --lr or add --grad-clip 1.0").fit(learner)
+        self.model_.eval()
+        self.history_ = state.history
+        self.training_ = {"stop_reason": state.stop_reason, "epochs": state.epoch, "best_epoch": state.best_epoch,
+                          "seconds": round(time.time() - t0, 2), "train_examples": len(texts),
+                          "dev_examples": 0 if dev is None else len(dev[2]), "best_" + learner.monitor: state.best}
+        return self
+
+    # ------------------------------------------------------------------ predicting
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise ArtifactError("this classifier is not fitted yet: call fit() or from_pretrained()")
+
+    def predict_proba(self, texts) -> np.ndarray:
+        import torch
+
+        self._check_fitted()
+        texts = list(texts)
+        _, logits = _predict_logits(self.model_, self._encode(texts), self._bow(texts))
+        return torch.softmax(torch.from_numpy(logits), -1).numpy() if len(texts) else np.zeros((0, len(self.classes_)))
+
+    def predict(self, texts) -> list[str]:
+        p = self.predict_proba(texts)
+        return [self.classes_[i] for i in p.argmax(1)]
+
+    def evaluate(self, texts, labels, *, unseen: str = "error") -> dict:
+        """Accuracy, macro-F1, per-class report and confusion matrix on labelled ``texts``.
+
+        ``unseen``: what to do with labels the classifier never saw in training: ``"error"`` (default) or
+        ``"count"`` (score them as errors)."""
+        from shoestring.evaluation.metrics import classification_metrics
+
+        labels = [None if y is None else str(y) for y in labels]
+        self._check_labels(list(texts), labels, "evaluation")
+        new = sorted(set(labels) - set(self.classes_))
+        if new and unseen == "error":
+            first = labels.index(new[0])
+            raise InputError(f"label {new[0]!r} (row {first + 1}) was never seen in training"
+                             + (f", nor {len(new) - 1} other label(s)" if len(new) > 1 else ""),
+                             hint="drop those rows, or pass --unseen-labels count to score them as errors")
+        pred = self.predict(texts)
+        return classification_metrics(labels, pred, self.classes_ + new)
+
+    # ------------------------------------------------------------------ saving
+    def save_pretrained(self, path, *, overwrite: bool = False, metrics: dict | None = None) -> Path:
+        from safetensors.torch import save_file
+
+        self._check_fitted()
+        vamp = None
+        if self.vampire_ is not None:
+            vamp = {"vocab_fingerprint": self.vampire_.vocab_.fingerprint(), "vocab_size": len(self.vampire_.vocab_)}
+        with atomic_folder(path, "classifier", overwrite=overwrite) as tmp:
+            write_json(tmp / "config.json", {"model_type": "classifier", "config": self.config.to_dict(),
+                                             "classes": self.classes_, "vocab_size": len(self.vocab_),
+                                             "vocab_fingerprint": self.vocab_.fingerprint(),
+                                             "tokenizer": self.tokenizer_config_.to_dict(), "vampire": vamp})
+            state = {k: v.contiguous() for k, v in self.model_.state_dict().items()}
+            save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt", "model_type": "classifier"})
+            self.vocab_.save(tmp / "vocab.json")
+            if self.vampire_ is not None:
+                (tmp / "vampire").mkdir()
+                write_json(tmp / "vampire" / "config.json", {"model_type": "vampire",
+                                                             "vocab_size": len(self.vampire_.vocab_),
+                                                             "config": self.vampire_.config.to_dict()})
+                self.vampire_.vocab_.save(tmp / "vampire" / "vocab.json")
+                write_json(tmp / "vampire" / "tokenizer.json", self.vampire_.tokenizer_config_.to_dict())
+            write_json(tmp / "training_log.json", {"history": self.history_, "training": self.training_})
+            if metrics:
+                write_json(tmp / "metrics.json", metrics)
+            (tmp / "README.md").write_text(model_card(
+                "Text classifier" + (" with VAMPIRE" if vamp else " (no pre-training)"),
+                f"A {self.config.encoder} encoder over {self.config.embedding_dim}-d word embeddings"
+                + (", concatenated with a VAMPIRE document representation" if vamp else "")
+                + f", trained with shoestring on {self.training_.get('train_examples')} labelled examples. "
+                f"Classes: {', '.join(self.classes_[:30])}{' ...' if len(self.classes_) > 30 else ''}.",
+                usage="```python\nfrom shoestring import TextClassifier\nclf = TextClassifier.from_pretrained('.')\n"
+                      "clf.predict(['some text'])\n```\n\nor `shoestring predict . texts.jsonl -o predictions.jsonl`",
+                metrics={k: v for k, v in (metrics or self.training_).items() if not isinstance(v, (dict, list))},
+                settings=self.config.to_dict()), encoding="utf-8")
+        return Path(path)
+
+    @classmethod
+    def from_pretrained(cls, path) -> "TextClassifier":
+        from safetensors.torch import load_file
+
+        from shoestring.learners.vampire.config import VampireConfig
+        from shoestring.learners.vampire.estimator import VAMPIRE
+        from shoestring.learners.vampire.model import VampireEmbedder, VampireVAE
+        from shoestring.tasks.classify.model import ClassifierNet
+
+        path = Path(path)
+        read_manifest(path, "classifier")
+        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        config = ClassifierConfig.from_dict(meta["config"], source=str(path / "config.json"))
+        self = cls(config)
+        self.classes_ = meta["classes"]
+        self.vocab_ = Vocabulary.load(path / "vocab.json")
+        if self.vocab_.fingerprint() != meta["vocab_fingerprint"] or len(self.vocab_) != meta["vocab_size"]:
+            raise ArtifactError("vocab.json is not the vocabulary this classifier was trained with", path=path,
+                                hint="restore the folder's original vocab.json")
+        self.tokenizer_config_ = TokenizerConfig.from_dict(meta["tokenizer"])
+        emb = None
+        self.vampire_ = None
+        if meta.get("vampire"):
+            vdir = path / "vampire"
+            vmeta = json.loads((vdir / "config.json").read_text(encoding="utf-8"))
+            vocab = Vocabulary.load(vdir / "vocab.json")
+            if vocab.fingerprint() != meta["vampire"]["vocab_fingerprint"]:
+                raise ArtifactError("vampire/vocab.json is not the VAMPIRE vocabulary this classifier was trained "
+                                    "with", path=path, hint="the VAMPIRE representation would read the wrong words")
+            vae_cfg = VampireConfig.from_dict(vmeta["config"])
+            v = VAMPIRE(vae_cfg)
+            v.vocab_, v.tokenizer_config_ = vocab, TokenizerConfig.from_json(vdir / "tokenizer.json")
+            v.model_ = VampireVAE(vae_cfg, len(vocab))
+            emb = VampireEmbedder(v.model_, config.vampire_dropout)
+            self.vampire_ = self.vampire = v
+        self.model_ = ClassifierNet(config, len(self.vocab_), len(self.classes_), emb)
+        try:
+            self.model_.load_state_dict(load_file(str(path / "model.safetensors")))
+        except RuntimeError as e:
+            raise ArtifactError(f"model.safetensors does not fit config.json: {str(e)[:300]}", path=path) from None
+        self.model_.eval()
+        log = json.loads((path / "training_log.json").read_text(encoding="utf-8"))
+        self.history_, self.training_ = log["history"], log["training"]
+        return self
+
+
+def _stratified_holdout(labels, fraction, rng) -> np.ndarray:
+    """Indices of a seeded held-out set: ``fraction`` of each class with at least 2 examples (at least 1 each)."""
+    labels = np.asarray(labels)
+    out = []
+    for lab in sorted(set(labels.tolist())):
+        idx = np.flatnonzero(labels == lab)
+        if len(idx) < 2:
+            continue
+        k = max(1, int(round(fraction * len(idx))))
+        out.extend(rng.choice(idx, min(k, len(idx) - 1), replace=False).tolist())
+    return np.asarray(sorted(out), dtype=np.int64)

@@ -1,0 +1,1 @@
+"""The one training loop every learner uses (:class:`Trainer`), its callbacks, and distributed helpers."""

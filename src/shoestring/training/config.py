@@ -1,0 +1,24 @@
+"""Settings shared by every learner's training run; learner configs inherit them and change defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from shoestring.config import Config, param
+
+
+@dataclasses.dataclass
+class TrainConfig(Config):
+    batch_size: int = param(64, "examples per optimizer step (global: split across processes under torchrun)",
+                            min=1)
+    lr: float = param(1e-3, "Adam learning rate", min=0.0)
+    max_epochs: int = param(50, "at most this many passes over the training data", min=1)
+    patience: int = param(5, "stop after this many evaluations without improvement (0: never stop early)", min=0)
+    minutes: float | None = param(None, "wall-clock budget; training stops cleanly with the best model when "
+                                        "it runs out", min=0.0)
+    grad_clip: float | None = param(None, "clip the gradient norm to this value", min=0.0)
+    seed: int = param(0, "fixes initialization, batch order and dropout: the same seed on the same machine "
+                         "gives the same result")
+    device: str = param("auto", "cpu, cuda, cuda:1, mps, or auto (a GPU when present)")
+    threads: int | None = param(None, "torch CPU threads (default: torch's choice)", min=1)
+    progress: bool = param(True, "show a progress bar")

@@ -1,0 +1,222 @@
+"""The one training loop: every learner defines its loss and its evaluation, never its own loop.
+
+A *learner* is any object with:
+
+- ``model``: the ``torch.nn.Module`` being trained (its ``forward`` computes the loss, so DDP's hooks run);
+- ``n_examples``: the number of training examples;
+- ``batch(indices) -> batch``: the examples at those indices, ready for ``loss`` (a numpy index array);
+- ``loss(model, batch, state) -> (loss tensor, {name: float})``: one step's objective (``model`` may be the
+  DDP wrapper of ``learner.model``);
+- ``evaluate(state) -> {name: float}``: metrics after each epoch (rank 0 only), e.g. NPMI or dev accuracy;
+- ``monitor``/``mode``: which metric selects the best model (``"npmi"``, ``"max"``);
+- optional ``parameters()`` to optimize (default: all of ``model``'s) and ``on_epoch_start(state)``.
+
+:class:`Trainer` runs epochs over a seeded permutation, steps Adam, checks every loss for NaN/inf (and stops
+with advice instead of silently training on garbage), evaluates, keeps the best weights, checkpoints for
+``--resume``, and stops on patience or on the wall-clock budget (``minutes``) with the best weights loaded.
+Callbacks (:mod:`shoestring.training.callbacks`) see every step and epoch: the progress bar is one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from shoestring.errors import TrainingError
+from shoestring.training import distributed as dist_utils
+from shoestring.training.callbacks import Callback, ProgressBar
+from shoestring.training.checkpoint import load_checkpoint, save_checkpoint
+from shoestring.training.config import TrainConfig
+
+
+@dataclasses.dataclass
+class TrainState:
+    """What callbacks and learners can read about the run so far."""
+
+    epoch: int = 0                 # epochs completed
+    step: int = 0                  # optimizer steps taken
+    steps_per_epoch: int = 0
+    max_epochs: int = 0
+    elapsed: float = 0.0           # seconds of training, summed over resumed runs
+    budget: float | None = None    # seconds, or None
+    best: float | None = None
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    stop_reason: str = ""
+
+    @property
+    def progress(self) -> float:
+        """Fraction of training done, by epochs or by the time budget, whichever is further (for annealing)."""
+        frac = (self.epoch + (self.step % max(self.steps_per_epoch, 1)) / max(self.steps_per_epoch, 1)) / max(
+            self.max_epochs, 1)
+        if self.budget:
+            frac = max(frac, self.elapsed / self.budget)
+        return min(frac, 1.0)
+
+
+_NAN_ADVICE = ("lower the learning rate (--lr 1e-4), use a larger batch (--batch-size 256), clip gradients "
+               "(--grad-clip 1.0), or anneal the KL term more slowly (--kl-annealing sigmoid)")
+
+
+class Trainer:
+    """Run a learner. ``Trainer(config).fit(learner, checkpoint_dir=..., resume=...)`` -> :class:`TrainState`."""
+
+    def __init__(self, config: TrainConfig, callbacks: list[Callback] | None = None, nan_advice: str = _NAN_ADVICE):
+        self.config = config
+        self.callbacks = list(callbacks or [])
+        self.nan_advice = nan_advice
+
+    def fit(self, learner, *, checkpoint_dir: str | Path | None = None, resume: bool = False) -> TrainState:
+        import torch
+
+        cfg = self.config
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        device = dist_utils.resolve_device(cfg.device)
+        rank, world = dist_utils.setup(device)
+        if cfg.batch_size % world:
+            from shoestring.errors import ConfigError
+
+            raise ConfigError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
+        local_bs = cfg.batch_size // world
+        n = learner.n_examples
+        if n < world:
+            raise TrainingError(f"{n} training examples cannot be split across {world} processes")
+        steps = max(1, (n // world + local_bs - 1) // local_bs)
+
+        model = learner.model.to(device)
+        params = list(learner.parameters()) if hasattr(learner, "parameters") else list(model.parameters())
+        optimizer = (learner.optimizer(params) if hasattr(learner, "optimizer")
+                     else torch.optim.Adam(params, lr=cfg.lr))
+        state = TrainState(steps_per_epoch=steps, max_epochs=cfg.max_epochs,
+                           budget=None if cfg.minutes is None else cfg.minutes * 60.0)
+        best_state = None
+        ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        torch.manual_seed(cfg.seed)
+        if resume:
+            if ckpt is None or not (ckpt / "loop_state.json").exists():
+                raise TrainingError("--resume was given but there is no checkpoint to resume from",
+                                    path=ckpt, hint="run without --resume to start fresh")
+            saved = load_checkpoint(ckpt)
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            best_state = saved["best"]
+            ls = saved["loop_state"]
+            for k in ("epoch", "step", "elapsed", "best", "best_epoch", "bad_epochs", "history"):
+                setattr(state, k, ls[k])
+            torch.set_rng_state(saved["rng"])
+
+        train_model = model
+        if world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            train_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+        callbacks = list(self.callbacks)
+        if cfg.progress and rank == 0:
+            callbacks.append(ProgressBar())
+        for cb in callbacks:
+            cb.on_fit_start(state)
+
+        stop = False
+        t_start = time.perf_counter() - state.elapsed
+        while state.epoch < cfg.max_epochs and not stop:
+            if hasattr(learner, "on_epoch_start"):
+                learner.on_epoch_start(state)
+            model.train()
+            t_epoch = time.perf_counter()
+            perm = np.random.default_rng([cfg.seed, state.epoch]).permutation(n)
+            perm = perm[: len(perm) - len(perm) % world][rank::world]
+            totals: dict[str, float] = {}
+            count = 0
+            for b in range(steps):
+                idx = perm[b * local_bs:(b + 1) * local_bs]
+                if len(idx) == 0:
+                    continue
+                batch = learner.batch(idx)
+                loss, metrics = learner.loss(train_model, batch, state)
+                value = float(loss.detach())
+                if world > 1:
+                    value = dist_utils.all_reduce_mean(value)
+                if not math.isfinite(value):
+                    raise TrainingError(
+                        f"the training loss became {value} at epoch {state.epoch + 1}, step {b + 1}; the last "
+                        f"checkpoint (if any) is kept", path=ckpt, hint=self.nan_advice)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                optimizer.step()
+                state.step += 1
+                state.elapsed = time.perf_counter() - t_start
+                count += 1
+                totals["loss"] = totals.get("loss", 0.0) + value
+                for k, v in metrics.items():
+                    totals[k] = totals.get(k, 0.0) + v
+                for cb in callbacks:
+                    cb.on_step_end(state, value)
+                out_of_time = state.budget is not None and state.elapsed >= state.budget
+                if world > 1:
+                    out_of_time = bool(dist_utils.broadcast_floats([float(out_of_time)])[0])
+                if out_of_time:
+                    stop = True
+                    state.stop_reason = f"time budget of {cfg.minutes:g} min reached"
+                    break
+            partial = stop and count < steps
+            state.epoch += 1
+            record = {"epoch": state.epoch if not partial else state.epoch - 1 + count / steps,
+                      "seconds": time.perf_counter() - t_epoch, "elapsed": state.elapsed}
+            record.update({f"train_{k}": v / max(count, 1) for k, v in totals.items()})
+            flags = [0.0]
+            if rank == 0:
+                model.eval()
+                with torch.no_grad():
+                    record.update(learner.evaluate(state))
+                model.train()
+                value = record.get(learner.monitor)
+                improved = value is not None and math.isfinite(value) and (
+                    state.best is None or (value > state.best if learner.mode == "max" else value < state.best))
+                if improved:
+                    state.best, state.best_epoch, state.bad_epochs = value, state.epoch, 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    state.bad_epochs += 1
+                state.history.append(record)
+                if cfg.patience and state.bad_epochs >= cfg.patience and not stop:
+                    state.stop_reason = (f"no improvement of {learner.monitor} for {cfg.patience} evaluations "
+                                         f"(best {state.best:.4f} at epoch {state.best_epoch})")
+                    flags[0] = 1.0
+                for cb in callbacks:
+                    cb.on_epoch_end(state, record)
+                if ckpt is not None:
+                    save_checkpoint(ckpt, model=model, optimizer=optimizer, best_state=best_state,
+                                    loop_state={k: getattr(state, k) for k in (
+                                        "epoch", "step", "elapsed", "best", "best_epoch", "bad_epochs", "history")})
+            flags = dist_utils.broadcast_floats(flags)
+            if flags[0]:
+                stop = True
+        if not state.stop_reason:
+            state.stop_reason = f"reached --max-epochs {cfg.max_epochs}"
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        if world > 1:
+            # every rank ends with rank 0's best weights
+            import torch.distributed as dist
+
+            for t in model.state_dict().values():
+                dist.broadcast(t, src=0)
+        for cb in callbacks:
+            cb.on_fit_end(state)
+        model.eval()
+        return state
+
+    @staticmethod
+    def clear_checkpoint(checkpoint_dir: str | Path | None) -> None:
+        if checkpoint_dir is not None:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
