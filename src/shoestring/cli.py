@@ -94,11 +94,12 @@ def cmd_pretrain_vampire(a):
               f"in {t['seconds']:.0f} s)")
 
 
-def _print_topics(vae, reference=None, n: int = 10, file=sys.stdout, limit: int | None = None):
+def _print_topics(vae, reference=None, n: int = 10, file=None, limit: int | None = None):
     import numpy as np
 
     from shoestring.evaluation.npmi import topic_diversity
 
+    file = file or sys.stdout
     table = vae.topic_table(reference, top_n=n)
     order = sorted(table, key=lambda t: -np.nan_to_num(t["npmi"], nan=-9))
     for t in order[:limit]:

@@ -9,7 +9,8 @@ A *learner* is any object with:
   DDP wrapper of ``learner.model``);
 - ``evaluate(state) -> {name: float}``: metrics after each epoch (rank 0 only), e.g. NPMI or dev accuracy;
 - ``monitor``/``mode``: which metric selects the best model (``"npmi"``, ``"max"``);
-- optional ``parameters()`` to optimize (default: all of ``model``'s) and ``on_epoch_start(state)``.
+- optional ``parameters()`` to optimize (default: all of ``model``'s), ``on_epoch_start(state)``, and
+  ``min_batch`` (smaller batches are skipped: batch-norm needs two examples).
 
 :class:`Trainer` runs epochs over a seeded permutation, steps Adam, checks every loss for NaN/inf (and stops
 with advice instead of silently training on garbage), evaluates, keeps the best weights, checkpoints for
@@ -64,6 +65,16 @@ _NAN_ADVICE = ("lower the learning rate (--lr 1e-4), use a larger batch (--batch
                "(--grad-clip 1.0), or anneal the KL term more slowly (--kl-annealing sigmoid)")
 
 
+def adam(params, lr: float):
+    """Adam, fused where this torch build supports it (10x faster steps on CPU for large embedding tables)."""
+    import torch
+
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
+
+
 class Trainer:
     """Run a learner. ``Trainer(config).fit(learner, checkpoint_dir=..., resume=...)`` -> :class:`TrainState`."""
 
@@ -92,8 +103,7 @@ class Trainer:
 
         model = learner.model.to(device)
         params = list(learner.parameters()) if hasattr(learner, "parameters") else list(model.parameters())
-        optimizer = (learner.optimizer(params) if hasattr(learner, "optimizer")
-                     else torch.optim.Adam(params, lr=cfg.lr))
+        optimizer = learner.optimizer(params) if hasattr(learner, "optimizer") else adam(params, cfg.lr)
         state = TrainState(steps_per_epoch=steps, max_epochs=cfg.max_epochs,
                            budget=None if cfg.minutes is None else cfg.minutes * 60.0)
         best_state = None
@@ -137,8 +147,8 @@ class Trainer:
             count = 0
             for b in range(steps):
                 idx = perm[b * local_bs:(b + 1) * local_bs]
-                if len(idx) == 0:
-                    continue
+                if len(idx) < getattr(learner, "min_batch", 1):
+                    continue  # e.g. a last batch of one document, which batch-norm cannot normalize
                 batch = learner.batch(idx)
                 loss, metrics = learner.loss(train_model, batch, state)
                 value = float(loss.detach())

@@ -23,6 +23,8 @@ class VampireConfig(TrainConfig):
     kl_warmup: float = param(30.0, "W: epochs over which the KL weight rises (sigmoid midpoint at W/2)", min=0.0)
     decoder_bn: str = param("keep", "batch-norm on the decoder output: keep (VAMPIRE) or anneal (Scholar: fade it "
                                     "out over the first 75% of training)", choices=("keep", "anneal"))
+    posterior_bn: bool = param(False, "batch-norm on mu and log sigma^2 (the reference's apply_batchnorm; "
+                                      "ProdLDA's cure for unused topics)")
     npmi_top_n: int = param(10, "top words per topic for NPMI", min=2)
     batch_size: int = param(256, "documents per optimizer step", min=1)
     max_epochs: int = param(50, "at most this many epochs", min=1)

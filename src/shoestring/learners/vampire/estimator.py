@@ -70,8 +70,9 @@ class VAMPIRE:
         from shoestring.learners.vampire.model import VampireVAE
 
         corpus = self._as_corpus(X)
-        if corpus.train.shape[0] == 0:
-            raise InputError("no training documents", path=corpus.path)
+        if corpus.train.shape[0] < 2:
+            raise InputError(f"VAMPIRE needs at least 2 training documents, got {corpus.train.shape[0]} (its decoder "
+                             "batch-norm normalizes over a batch)", path=corpus.path, hint="give it more text")
         c = self.config
         _seed_everything(c.seed)
         model = VampireVAE(c, len(corpus.vocab), torch.from_numpy(corpus.background))

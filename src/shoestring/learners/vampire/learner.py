@@ -34,6 +34,7 @@ def bags(X: sp.csr_matrix, device):
 class VampireLearner:
     monitor = "npmi"
     mode = "max"
+    min_batch = 2  # the decoder batch-norm normalizes each word over the batch
 
     def __init__(self, model: VampireVAE, train: sp.csr_matrix, reference: sp.csr_matrix, config: VampireConfig):
         self.model = model

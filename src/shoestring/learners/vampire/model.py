@@ -4,7 +4,8 @@ For a document with word counts x (a sparse V-vector)::
 
     h_1 = ReLU(W_1 x + b_1),  h_l = ReLU(W_l h_{l-1} + b_l)            encoder MLP (ReLUs applied, unlike the
                                                                        reference implementation)
-    mu = W_mu h_L + b_mu,  log sigma^2 = W_s h_L + b_s,  sigma <= 10     logistic-normal posterior q(z | x)
+    mu = BN(W_mu h_L + b_mu),  log sigma^2 = BN(W_s h_L + b_s)          logistic-normal posterior q(z | x);
+                                                                       sigma <= 10; BN optional (posterior_bn)
     z = mu + sigma * eps (training),  z = mu (evaluation)
     theta = softmax(dropout(z))                                        document-topic proportions, K of them
     eta = BN(theta B + b_bg)                                           decoder; B is K x V, b_bg the background
@@ -48,14 +49,17 @@ class VampireVAE(nn.Module):
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(hs[:-1], hs[1:]))
         self.mu = nn.Linear(hs[-1], K)
         self.log_sigma2 = nn.Linear(hs[-1], K)
+        self.posterior_bn = config.posterior_bn
+        if config.posterior_bn:
+            # batch-norm on mu and log sigma^2 (scale frozen at 1) keeps every topic in use (no component collapse)
+            self.mu_bn = _frozen_scale_bn(K, momentum=0.01)
+            self.log_sigma2_bn = _frozen_scale_bn(K, momentum=0.01)
         self.z_dropout = nn.Dropout(config.z_dropout)
         self.beta = nn.Linear(K, V, bias=False)  # B, the topic-word matrix (weight is V x K)
         nn.init.xavier_uniform_(self.beta.weight)
         self.register_buffer("background", torch.zeros(V) if background is None else
                              torch.as_tensor(background, dtype=torch.float32).clone())
-        self.decoder_bn = nn.BatchNorm1d(V, eps=1e-3, momentum=1e-3)
-        self.decoder_bn.weight.data.fill_(1.0)
-        self.decoder_bn.weight.requires_grad_(False)
+        self.decoder_bn = _frozen_scale_bn(V, momentum=1e-3)
 
     @property
     def vocab_size(self) -> int:
@@ -68,9 +72,10 @@ class VampireVAE(nn.Module):
         for lin in self.hidden:
             h = F.relu(lin(h))
             layers.append(h)
-        mu = self.mu(h)
-        log_sigma2 = self.log_sigma2(h).clamp(max=LOG_SIGMA2_MAX)
-        return layers, mu, log_sigma2
+        mu, log_sigma2 = self.mu(h), self.log_sigma2(h)
+        if self.posterior_bn:
+            mu, log_sigma2 = self.mu_bn(mu), self.log_sigma2_bn(log_sigma2)
+        return layers, mu, log_sigma2.clamp(max=LOG_SIGMA2_MAX)
 
     def forward(self, indices, offsets, weights, rows, kl_weight: float = 1.0, bn_weight: float = 1.0):
         """Loss terms for a batch. ``rows[i]`` is the document of non-zero ``i`` (for the reconstruction)."""
@@ -96,6 +101,13 @@ class VampireVAE(nn.Module):
         """Word ids of each topic's top words: the largest entries of each row of B."""
         B = self.beta.weight.t()  # K x V
         return torch.topk(B, k=min(top_n, B.shape[1]), dim=1).indices.tolist()
+
+
+def _frozen_scale_bn(n: int, momentum: float) -> nn.BatchNorm1d:
+    bn = nn.BatchNorm1d(n, eps=1e-3, momentum=momentum)
+    bn.weight.data.fill_(1.0)
+    bn.weight.requires_grad_(False)
+    return bn
 
 
 class ScalarMix(nn.Module):
