@@ -49,8 +49,10 @@ def test_save_load_round_trip_with_fine_tuned_vampire(planted_vampire, tmp_path)
     texts, labels = few_labels(4)
     clf = TextClassifier(vampire=planted_vampire, freeze_vampire=False, seed=0, max_epochs=5, progress=False,
                          threads=1).fit(texts, labels)
-    # fine-tuning really changed VAMPIRE's encoder (it is a registered submodule)
-    assert clf.model_.vampire.vae is planted_vampire.model_
+    # fine-tuning really changed VAMPIRE's encoder (a registered submodule), on a copy: the pre-trained model
+    # the caller passed in is untouched
+    tuned, orig = clf.model_.vampire.vae.W1.detach(), planted_vampire.model_.W1.detach()
+    assert clf.model_.vampire.vae is not planted_vampire.model_ and not np.allclose(tuned.numpy(), orig.numpy())
     clf.save_pretrained(tmp_path / "clf")
     loaded = TextClassifier.from_pretrained(tmp_path / "clf")
     probe = [d["text"] for d in planted_docs(20, seed=2)]

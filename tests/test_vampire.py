@@ -140,3 +140,17 @@ def test_single_document_is_a_clear_error(tmp_path):
     corpus = prepare(src, tmp_path / "c", PrepareConfig(min_df=1, max_df=1.0), progress=False)
     with pytest.raises(InputError, match="at least 2 training documents"):
         small_vampire(max_epochs=1).fit(corpus)
+
+
+def test_domain_word_vectors_group_planted_words(planted_file, tmp_path):
+    from conftest import GROUPS, planted_docs
+    from shoestring.learners.vectors.ppmi import WordVectors
+
+    texts = [d["text"] for d in planted_docs(600)]
+    wv = WordVectors(dim=8, window=3, min_count=2).fit(texts)
+    for g, words in GROUPS.items():
+        near = [w for w, _ in wv.most_similar(words[0], 5)]
+        assert set(near) <= set(words), (g, near)
+    wv.save_pretrained(tmp_path / "wv")
+    loaded = WordVectors.from_pretrained(tmp_path / "wv")
+    assert np.array_equal(loaded.transform(texts[:5]), wv.transform(texts[:5]))

@@ -94,6 +94,21 @@ def cmd_pretrain_vampire(a):
               f"in {t['seconds']:.0f} s)")
 
 
+def cmd_pretrain_vectors(a):
+    from shoestring.artifacts import check_writable
+    from shoestring.data.readers import read_documents
+    from shoestring.learners.vectors.ppmi import WordVectors, WordVectorsConfig
+
+    check_writable(a.output, a.overwrite)
+    texts = [d.text for d in read_documents(a.inputs, progress="reading", **_read_kw(a))]
+    wv = WordVectors(WordVectorsConfig.from_args(a)).fit(texts)
+    wv.save_pretrained(a.output, overwrite=a.overwrite)
+    t = wv.training_
+    print(f"{a.output}: {t['vocabulary']} words x {wv.vectors_.shape[1]} from {t['tokens']} tokens in {t['seconds']:.1f} s")
+    for w in wv.vocab_.tokens[40:45]:
+        print(f"    {w}: {', '.join(x for x, _ in wv.most_similar(w, 6))}")
+
+
 def _print_topics(vae, reference=None, n: int = 10, file=None, limit: int | None = None):
     import numpy as np
 
@@ -242,7 +257,7 @@ def cmd_train_classifier(a):
         from shoestring.data.readers import read_documents
 
         unlabeled = [d.text for d in read_documents(a.unlabeled, progress="reading unlabeled", **_read_kw(a))]
-    clf = TextClassifier(config, vampire=a.vampire)
+    clf = TextClassifier(config, vampire=a.vampire, word_vectors=a.word_vectors)
     clf.fit(texts, labels, dev_texts=dev_texts, dev_labels=dev_labels, unlabeled=unlabeled)
     metrics = None
     if dev_texts is not None:
@@ -302,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     from shoestring.data.config import PrepareConfig
     from shoestring.data.tokenizer import TokenizerConfig
     from shoestring.learners.vampire.config import VampireConfig
+    from shoestring.learners.vectors.config import WordVectorsConfig
     from shoestring.tasks.classify.config import ClassifierConfig
 
     p = argparse.ArgumentParser(prog="shoestring", description="Pre-train text representations of your own domain "
@@ -339,6 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
     VampireConfig.add_arguments(s)
     s.set_defaults(func=cmd_pretrain_vampire)
 
+    s = pre.add_parser("vectors", help="domain word vectors (PPMI + SVD) from raw text, for the classifier")
+    s.add_argument("inputs", nargs="+", help="text files (any format `prepare` reads)")
+    s.add_argument("-o", "--output", required=True, help="folder to write")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    _add_read_options(s)
+    WordVectorsConfig.add_arguments(s)
+    s.set_defaults(func=cmd_pretrain_vectors)
+
     s = sub.add_parser("topics", help="print each topic's top words with its NPMI, and topic diversity")
     s.add_argument("model", help="a VAMPIRE model folder")
     s.add_argument("--data", help="a prepared corpus whose reference split scores NPMI (default: the model's own)")
@@ -371,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dev", nargs="+", help="labelled dev files for early stopping (default: --dev-fraction of train)")
     s.add_argument("--vampire", help="a VAMPIRE model folder to concatenate (omit for the no-pre-training baseline)")
     s.add_argument("--unlabeled", nargs="+", help="unlabelled files whose words join the embedding vocabulary")
+    s.add_argument("--word-vectors", help="a folder from `shoestring pretrain vectors` to initialize the embeddings")
     s.add_argument("--config", help="a JSON file of settings (command-line options override it)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     _add_read_options(s)
@@ -422,7 +447,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted. A `pretrain` run can continue with the same command and --resume.", file=sys.stderr)
         return 130
+    finally:
+        _leave_process_group()
     return 0
+
+
+def _leave_process_group() -> None:
+    """Under torchrun, leave the process group cleanly (only if torch was imported at all)."""
+    if "torch.distributed" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ __all__ = [
     "available_baselines",
     "run_baseline",
     "clear_caches",
+    "glove_table",
 ]
 
 BASELINES = ("tfidf_lr", "glove_lr", "minilm_lr")
@@ -267,6 +268,18 @@ def _load_glove():
             index = {w: i for i, w in enumerate(words) if w is not None}
             _GLOVE = (index, np.ascontiguousarray(matrix, dtype=np.float32))
         return _GLOVE
+
+
+def glove_table():
+    """The GloVe 6B 50-d vectors as ``(tokens, matrix)``, the form ``TextClassifier(word_vectors=...)`` takes."""
+    reason = _glove_reason()
+    if reason is not None:
+        raise BaselineUnavailableError(reason)
+    index, matrix = _load_glove()
+    tokens = [""] * matrix.shape[0]
+    for w, i in index.items():
+        tokens[i] = w
+    return tokens, matrix
 
 
 def _glove_features(texts: Sequence[str]):

@@ -7,7 +7,12 @@ import dataclasses
 from shoestring.config import Config, param
 from shoestring.errors import ConfigError
 
-METHODS = ("vampire", "no_pretraining", "tfidf_lr", "glove_lr", "minilm_lr")
+METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "glove_lr",
+           "minilm_lr")
+# the classifier's rows: method -> (uses VAMPIRE, word vectors: None, "domain" (PPMI-SVD on the unlabelled text)
+# or "glove" (GloVe 6B 50-d, optional package))
+NEURAL = {"vampire_glove": (True, "glove"), "vampire_vectors": (True, "domain"), "vampire": (True, None),
+          "vectors": (False, "domain"), "no_pretraining": (False, None)}
 
 
 @dataclasses.dataclass
@@ -35,5 +40,10 @@ class FewshotConfig(Config):
         bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ConfigError(f"unknown method(s) {', '.join(bad)}", hint=f"choose from {', '.join(METHODS)}")
+        from shoestring.data.cleanup import CLEANUPS
+
+        bad = [c for c in self.clean if c and c not in CLEANUPS]
+        if bad:
+            raise ConfigError(f"unknown --clean step(s) {', '.join(bad)}", hint=f"choose from {', '.join(CLEANUPS)}")
         if any(n < 2 for n in self.labels):
             raise ConfigError("--labels must be at least 2")

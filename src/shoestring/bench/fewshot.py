@@ -6,8 +6,11 @@ VAMPIRE is pre-trained once per dataset on the text of the whole train split plu
 (labels are never read for pre-training), then every method is trained on the N rows and scored on the full
 test split. The classifier holds out 10% of the N rows for early stopping: no other labels are used.
 
-Methods: ``vampire`` (the classifier with the VAMPIRE representation), ``no_pretraining`` (the same classifier
-from random initialization), and the baselines of :mod:`shoestring.bench.baselines` (TF-IDF, GloVe and
+Methods (the classifier is the same network in each neural row; pre-trained parts are frozen):
+``vampire_glove`` (VAMPIRE representation + GloVe 6B 50-d word embeddings), ``vampire_vectors`` (VAMPIRE +
+PPMI-SVD word vectors learned on the same unlabelled text), ``vampire`` (VAMPIRE + trainable random
+embeddings, the paper's setting), ``vectors`` (domain word vectors, no VAMPIRE), ``no_pretraining`` (random
+initialization), and the baselines of :mod:`shoestring.bench.baselines` (TF-IDF, GloVe and
 MiniLM features with logistic regression). Results: mean and standard deviation over seeds of accuracy and
 macro-F1, written as JSON records (``--json``) and a Markdown table (``--markdown``).
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from shoestring.artifacts import write_json
-from shoestring.bench.config import FewshotConfig
+from shoestring.bench.config import NEURAL, FewshotConfig
 from shoestring.data.cleanup import clean
 from shoestring.data.readers import read_documents
 from shoestring.errors import InputError
@@ -95,18 +98,28 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
         pre_texts = [pre_texts[i] for i in np.random.default_rng(0).permutation(len(pre_texts))[:config.max_unlabeled]]
 
     avail = available_baselines()
-    methods = []
-    for m in config.methods:
-        if m in avail and avail[m] is not None:
-            log.warning("skipping %s: %s", m, avail[m])
-            continue
-        methods.append(m)
-    skipped = {m: avail[m] for m in config.methods if m in avail and avail[m] is not None}
+    avail["vampire_glove"] = avail["glove_lr"]
+    skipped = {m: avail[m] for m in config.methods if avail.get(m) is not None}
+    for m, why in skipped.items():
+        log.warning("skipping %s: %s", m, why)
+    methods = [m for m in config.methods if m not in skipped]
 
-    vae, pre_seconds = None, None
-    if "vampire" in methods:
+    vae, pre_seconds, wv, wv_seconds = None, None, None, None
+    if any(NEURAL.get(m, (False, False))[0] for m in methods):
         vae, pre_seconds = pretrain_vampire(config, pre_texts, name)
         log.info("VAMPIRE: NPMI %.4f, %.0f s", vae.npmi_ or float("nan"), pre_seconds)
+    tables = {}
+    if any(NEURAL.get(m, (False, None))[1] == "domain" for m in methods):
+        from shoestring.learners.vectors.ppmi import WordVectors
+
+        wv = WordVectors().fit(pre_texts)
+        wv_seconds = wv.training_["seconds"]
+        tables["domain"] = wv.as_table()
+        log.info("word vectors: %d words, %.0f s", len(wv.vocab_), wv_seconds)
+    if any(NEURAL.get(m, (False, None))[1] == "glove" for m in methods):
+        from shoestring.bench.baselines import glove_table
+
+        tables["glove"] = glove_table()
 
     records = []
     sizes = [n for n in config.labels if n <= len(tr_texts)]
@@ -118,10 +131,11 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
             y = [tr_labels[i] for i in idx]
             for m in methods:
                 t0 = time.time()
-                if m in ("vampire", "no_pretraining"):
-                    clf = TextClassifier(vampire=vae if m == "vampire" else None, encoder=config.encoder, seed=seed,
-                                         progress=False, threads=config.threads)
-                    clf.fit(x, y, unlabeled=pre_texts if m == "vampire" else None)
+                if m in NEURAL:
+                    use_v, use_w = NEURAL[m]
+                    clf = TextClassifier(vampire=vae if use_v else None, word_vectors=tables.get(use_w),
+                                         encoder=config.encoder, seed=seed, progress=False, threads=config.threads)
+                    clf.fit(x, y, unlabeled=pre_texts if (use_v or use_w) else None)
                     pred = clf.predict(te_texts)
                 else:
                     pred, _ = run_baseline(m, x, y, te_texts, unlabeled_texts=pre_texts, seed=seed)
@@ -139,10 +153,12 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                    "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1)) if len(f1) > 1 else 0.0,
                    "runs": runs, "train_seconds_mean": float(np.mean([r["seconds"] for r in runs])),
                    "n_train": len(tr_texts), "n_test": len(te_texts), "n_test_dropped_unseen_label": dropped,
-                   "n_unlabeled_pretraining": len(pre_texts) if m == "vampire" else None,
-                   "pretrain_seconds": pre_seconds if m == "vampire" else None,
-                   "vampire_npmi": (vae.npmi_ if vae is not None and m == "vampire" else None),
-                   "encoder": config.encoder if m in ("vampire", "no_pretraining") else None}
+                   "n_unlabeled_pretraining": len(pre_texts) if m in NEURAL and any(NEURAL[m]) else None,
+                   "pretrain_seconds": pre_seconds if NEURAL.get(m, (False,))[0] else None,
+                   "word_vectors": NEURAL.get(m, (False, None))[1],
+                   "word_vectors_seconds": wv_seconds if NEURAL.get(m, (False, None))[1] == "domain" else None,
+                   "vampire_npmi": vae.npmi_ if NEURAL.get(m, (False,))[0] else None,
+                   "encoder": config.encoder if m in NEURAL else None}
             records.append(rec)
         _emit(records, config, skipped, json_path, markdown_path)
     print(markdown_table(records))

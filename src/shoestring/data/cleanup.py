@@ -16,6 +16,8 @@ CLEANUPS = ("html", "email")
 
 def clean(text: str, steps) -> str:
     for s in steps:
+        if not s:
+            continue
         if s == "html":
             text = _BROKEN_ENTITY.sub(lambda m: "&" + m.group(1), text)
             text = _html.unescape(_TAG.sub(" ", text))

@@ -65,8 +65,9 @@ class VampireLearner:
         nll = 0.0
         R = self.reference.astype(np.float32)
         bn_w = 1.0 if c.decoder_bn == "keep" else max(0.0, 1.0 - state.progress / 0.75)
-        for s in range(0, R.shape[0], 4096):
-            out = self.model(*bags(R[s:s + 4096], self._device()), bn_weight=bn_w)
+        # near-equal chunks of at most 4096 documents, so no chunk is too small for batch statistics
+        for chunk in np.array_split(np.arange(R.shape[0]), max(1, -(-R.shape[0] // 4096))):
+            out = self.model(*bags(R[chunk], self._device()), bn_weight=bn_w, batch_stats=len(chunk) > 1)
             nll += float(out["nll"])
         return {"npmi": float(np.nanmean(scores)), "kl_weight": kl_weight(c, max(state.epoch - 1, 0)),
                 "ref_perplexity": math.exp(min(nll / max(self._ref_tokens, 1.0), 50.0))}

@@ -77,8 +77,12 @@ class VampireVAE(nn.Module):
             mu, log_sigma2 = self.mu_bn(mu), self.log_sigma2_bn(log_sigma2)
         return layers, mu, log_sigma2.clamp(max=LOG_SIGMA2_MAX)
 
-    def forward(self, indices, offsets, weights, rows, kl_weight: float = 1.0, bn_weight: float = 1.0):
-        """Loss terms for a batch. ``rows[i]`` is the document of non-zero ``i`` (for the reconstruction)."""
+    def forward(self, indices, offsets, weights, rows, kl_weight: float = 1.0, bn_weight: float = 1.0,
+                batch_stats: bool = False):
+        """Loss terms for a batch. ``rows[i]`` is the document of non-zero ``i`` (for the reconstruction).
+
+        ``batch_stats``: normalize the decoder with this batch's statistics even in evaluation mode (its running
+        statistics move with momentum 1e-3, as in the reference, so they lag far behind in a short run)."""
         layers, mu, log_sigma2 = self.encode(indices, offsets, weights)
         if self.training:
             z = mu + torch.exp(0.5 * log_sigma2) * torch.randn_like(mu)
@@ -86,10 +90,13 @@ class VampireVAE(nn.Module):
             z = mu
         theta = torch.softmax(self.z_dropout(z), dim=-1)
         eta = self.beta(theta) + self.background
-        if bn_weight >= 1.0:
-            eta = self.decoder_bn(eta)
-        elif bn_weight > 0.0:
-            eta = bn_weight * self.decoder_bn(eta) + (1.0 - bn_weight) * eta
+        if bn_weight > 0.0:
+            bn = self.decoder_bn
+            if batch_stats and not self.training:
+                normed = F.batch_norm(eta, None, None, bn.weight, bn.bias, True, 0.0, bn.eps)
+            else:
+                normed = bn(eta)
+            eta = normed if bn_weight >= 1.0 else bn_weight * normed + (1.0 - bn_weight) * eta
         log_p = torch.log_softmax(eta, dim=-1)
         recon = torch.zeros(mu.shape[0], device=mu.device).index_add_(0, rows, weights * log_p[rows, indices])
         kl = -0.5 * (1 + log_sigma2 - mu.pow(2) - log_sigma2.exp()).sum(-1)

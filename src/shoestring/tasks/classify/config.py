@@ -18,13 +18,17 @@ class ClassifierConfig(TrainConfig):
     embedding_dim: int = param(50, "word embedding width (ignored when --word-vectors are given)", min=1)
     hidden_dim: int = param(64, "CNN filters per width / RNN hidden size per direction", min=1)
     pooling: str = param("max", "RNN pooling over time", choices=("max", "mean", "final"))
+    feature_norm: bool = param(False, "standardize each feature of the document representation before the "
+                                      "output layer (a batch-norm without scale and shift)")
     dropout: float = param(0.3, "dropout before the output layer", min=0.0, max=0.99)
     vampire_dropout: float = param(0.2, "dropout on the VAMPIRE representation", min=0.0, max=0.99)
     freeze_vampire: bool = param(True, "keep the VAMPIRE encoder fixed (its scalar mix is still learned)")
-    freeze_embeddings: bool = param(False, "keep the word vectors fixed")
+    freeze_embeddings: bool | None = param(None, "keep the word embeddings fixed (default: fixed when pre-trained "
+                                                 "word vectors are given, trained when randomly initialized)")
     max_vocab: int = param(50000, "at most this many words for the classifier's embedding table", min=1)
     max_length: int = param(400, "truncate documents to this many tokens", min=1)
     dev_fraction: float = param(0.1, "share of the labelled examples held out for early stopping when no dev "
                                      "set is given (0: train on all, select on training loss)", min=0.0, max=0.5)
     batch_size: int = param(32, "examples per optimizer step", min=1)
-    max_epochs: int = param(50, "at most this many epochs", min=1)
+    max_epochs: int = param(100, "at most this many epochs", min=1)
+    patience: int = param(15, "stop after this many epochs without a better dev score", min=0)

@@ -105,7 +105,8 @@ class TextClassifier:
 
     Parameters are :class:`ClassifierConfig`'s fields; ``random_state`` is an alias of ``seed``.
     ``vampire``: a fitted :class:`~shoestring.learners.vampire.estimator.VAMPIRE` or the path of a saved one.
-    ``word_vectors``: optional ``(tokens, matrix)`` pre-trained word vectors to initialize the embeddings.
+    ``word_vectors``: optional pre-trained word vectors to initialize the embeddings: a
+    :class:`~shoestring.learners.vectors.ppmi.WordVectors`, the path of a saved one, or ``(tokens, matrix)``.
     """
 
     def __init__(self, config: ClassifierConfig | None = None, *, vampire=None, word_vectors=None, **params):
@@ -118,6 +119,12 @@ class TextClassifier:
 
             vampire = VAMPIRE.from_pretrained(vampire)
         self.vampire = vampire
+        if isinstance(word_vectors, (str, Path)):
+            from shoestring.learners.vectors.ppmi import WordVectors
+
+            word_vectors = WordVectors.from_pretrained(word_vectors)
+        if hasattr(word_vectors, "as_table"):
+            word_vectors = word_vectors.as_table()
         self.word_vectors = word_vectors
 
     def get_params(self, deep: bool = True) -> dict:
