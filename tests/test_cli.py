@@ -130,3 +130,10 @@ def test_bench_fewshot_writes_json_and_table(work, tmp_path, capsys):
         assert r["n_labels"] == 20 and r["seeds"] == [0, 1] and 0 <= r["accuracy_mean"] <= 1
         assert "accuracy_std" in r and "macro_f1_mean" in r and r["n_test"] == 100
     assert "| toy | 20 |" in (tmp_path / "r.md").read_text()
+
+
+def test_model_and_corpus_with_different_vocabularies_are_refused(work, capsys):
+    write_jsonl(work / "other.jsonl", [{"text": "violin melody chord " * 3}] * 5 + [{"text": "orbit comet"}] * 5)
+    assert run("prepare", work / "other.jsonl", "-o", work / "other_prep", "--min-df", "1") == 0
+    assert run("topics", work / "vae", "--data", work / "other_prep") == 2
+    assert "another vocabulary" in capsys.readouterr().err

@@ -131,42 +131,42 @@ class VAMPIRE:
         self._check_fitted()
         return VampireEmbedder(self.model_, dropout)
 
+    def _counts(self, X) -> sp.csr_matrix:
+        Xc = self.vectorize(X) if isinstance(X, (list, tuple)) else sp.csr_matrix(X, dtype=np.float32)
+        if Xc.shape[1] != len(self.vocab_):
+            raise InputError(f"the count matrix has {Xc.shape[1]} columns but the vocabulary has {len(self.vocab_)}")
+        return Xc
+
+    def _batched(self, X, fn, width: int, batch_size: int) -> np.ndarray:
+        """Apply ``fn(indices, offsets, weights) -> tensor`` to batches of documents (texts or counts)."""
+        import torch
+
+        from shoestring.learners.vampire.learner import bags
+
+        self._check_fitted()
+        Xc = self._counts(X)
+        out = np.empty((Xc.shape[0], width), dtype=np.float32)
+        with torch.inference_mode():
+            for s in range(0, Xc.shape[0], batch_size):
+                out[s:s + batch_size] = fn(*bags(Xc[s:s + batch_size], "cpu")[:3]).numpy()
+        return out
+
     def transform(self, X, batch_size: int = 4096) -> np.ndarray:
         """The VAMPIRE representation (n x K) of texts (a list of str) or of a count matrix (n x V).
 
         It is the scalar mix of the encoder layers and theta at its initial weights, softmax([1, -20, 1]);
         a classifier trained with ``shoestring train classifier`` learns its own mix."""
-        import torch
-
-        from shoestring.learners.vampire.learner import bags
-
         self._check_fitted()
-        Xc = self.vectorize(X) if isinstance(X, (list, tuple)) else sp.csr_matrix(X, dtype=np.float32)
-        if Xc.shape[1] != len(self.vocab_):
-            raise InputError(f"the count matrix has {Xc.shape[1]} columns but the vocabulary has {len(self.vocab_)}")
         emb = self.embedder().eval()
-        out = np.empty((Xc.shape[0], emb.dim), dtype=np.float32)
-        with torch.inference_mode():
-            for s in range(0, Xc.shape[0], batch_size):
-                indices, offsets, weights, _ = bags(Xc[s:s + batch_size], "cpu")
-                out[s:s + batch_size] = emb(indices, offsets, weights).numpy()
-        return out
+        return self._batched(X, emb, emb.dim, batch_size)
 
     def theta(self, X, batch_size: int = 4096) -> np.ndarray:
         """Document-topic proportions theta = softmax(mu) (n x K)."""
         import torch
 
-        from shoestring.learners.vampire.learner import bags
-
         self._check_fitted()
-        Xc = self.vectorize(X) if isinstance(X, (list, tuple)) else sp.csr_matrix(X, dtype=np.float32)
-        out = np.empty((Xc.shape[0], self.config.latent_dim), dtype=np.float32)
-        with torch.inference_mode():
-            for s in range(0, Xc.shape[0], batch_size):
-                indices, offsets, weights, _ = bags(Xc[s:s + batch_size], "cpu")
-                _, mu, _ = self.model_.encode(indices, offsets, weights)
-                out[s:s + batch_size] = torch.softmax(mu, -1).numpy()
-        return out
+        return self._batched(X, lambda *b: torch.softmax(self.model_.encode(*b)[1], -1), self.config.latent_dim,
+                             batch_size)
 
     def topics(self, top_n: int = 10) -> list[list[str]]:
         self._check_fitted()
