@@ -65,8 +65,9 @@ class VampireLearner:
         nll = 0.0
         R = self.reference.astype(np.float32)
         bn_w = 1.0 if c.decoder_bn == "keep" else max(0.0, 1.0 - state.progress / 0.75)
-        # near-equal chunks of at most 4096 documents, so no chunk is too small for batch statistics
-        for chunk in np.array_split(np.arange(R.shape[0]), max(1, -(-R.shape[0] // 4096))):
+        # near-equal chunks of at most 1024 documents (each is a dense chunk x V matrix: bounded memory), none too
+        # small for batch statistics
+        for chunk in np.array_split(np.arange(R.shape[0]), max(1, -(-R.shape[0] // 1024))):
             out = self.model(*bags(R[chunk], self._device()), bn_weight=bn_w, batch_stats=len(chunk) > 1)
             nll += float(out["nll"])
         return {"npmi": float(np.nanmean(scores)), "kl_weight": kl_weight(c, max(state.epoch - 1, 0)),
