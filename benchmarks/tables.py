@@ -44,6 +44,10 @@ def main(paths):
             verdict = "above" if best["accuracy_mean"] > top["accuracy_mean"] else "NOT above"
             print(f"\nN = {n}: best VAMPIRE row `{best['method']}` {100 * best['accuracy_mean']:.1f} is {verdict} the "
                   f"best baseline `{top['method']}` {100 * top['accuracy_mean']:.1f}.", end="")
+        pre = next((r for r in recs if r.get("pretrain_seconds") is not None), None)
+        if pre is not None:
+            print(f"\n\nVAMPIRE pre-training on {pre['n_unlabeled_pretraining']} unlabelled documents: "
+                  f"{pre['pretrain_seconds']:.0f} s, best reference NPMI {pre['vampire_npmi']:+.3f}.", end="")
         print()
         skipped = res["meta"].get("skipped") or {}
         for m, why in skipped.items():

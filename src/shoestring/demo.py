@@ -38,7 +38,8 @@ def run_demo(output="shoestring-demo", *, minutes: float = 2.0, labels: int = 20
     print(f"2/4 pretrain vampire: budget {minutes:g} min")
     vae = VAMPIRE(minutes=minutes, seed=seed).fit(corpus)
     vae.save_pretrained(out / "vampire", overwrite=True)
-    print(f"    best NPMI {vae.npmi_:.4f} at epoch {vae.training_['best_epoch']} ({vae.training_['stop_reason']})")
+    reason = vae.training_["stop_reason"].split(" (best")[0]  # the best epoch is already on this line
+    print(f"    best NPMI {vae.npmi_:.4f} at epoch {vae.training_['best_epoch']}; stopped: {reason}")
     print("    the 12 most coherent topics:")
     _print_topics(vae, limit=12)
 

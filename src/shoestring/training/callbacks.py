@@ -13,7 +13,8 @@ class Callback:
 
 
 class ProgressBar(Callback):
-    """One tqdm bar over all steps: epoch, loss, the monitored metric, and the ETA to max epochs or budget."""
+    """One tqdm bar over all steps: epoch, loss, the monitored metric, tokens/s (for learners that count
+    tokens), and the ETA to max epochs or the time left in the budget."""
 
     def __init__(self, file=None):
         self.file = file or sys.stderr
@@ -32,6 +33,8 @@ class ProgressBar(Callback):
         self.bar.update(1)
         if state.step % 10 == 0:
             post = {"epoch": f"{state.epoch + 1}/{state.max_epochs}", "loss": f"{loss:.4g}", **self.last}
+            if state.tokens and state.elapsed > 0:
+                post["tok/s"] = f"{state.tokens / state.elapsed:,.0f}"
             if state.budget:
                 post["budget"] = f"{max(0.0, state.budget - state.elapsed) / 60:.1f}min left"
             self.bar.set_postfix(post, refresh=False)

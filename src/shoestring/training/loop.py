@@ -50,6 +50,8 @@ class TrainState:
     bad_epochs: int = 0
     history: list = dataclasses.field(default_factory=list)
     stop_reason: str = ""
+    batch: int = 0                 # batches done in the current epoch (to resume mid-epoch)
+    tokens: int = 0                # tokens trained on, when the learner reports them (for tokens/s)
 
     @property
     def progress(self) -> float:
@@ -60,6 +62,8 @@ class TrainState:
             frac = max(frac, self.elapsed / self.budget)
         return min(frac, 1.0)
 
+
+_RESUMED = ("epoch", "step", "batch", "tokens", "elapsed", "best", "best_epoch", "bad_epochs", "history")
 
 _NAN_ADVICE = ("lower the learning rate (--lr 1e-4), use a larger batch (--batch-size 256), clip gradients "
                "(--grad-clip 1.0), or anneal the KL term more slowly (--kl-annealing sigmoid)")
@@ -118,8 +122,9 @@ class Trainer:
             optimizer.load_state_dict(saved["optimizer"])
             best_state = saved["best"]
             ls = saved["loop_state"]
-            for k in ("epoch", "step", "elapsed", "best", "best_epoch", "bad_epochs", "history"):
-                setattr(state, k, ls[k])
+            for k in _RESUMED:
+                if k in ls:
+                    setattr(state, k, ls[k])
             torch.set_rng_state(saved["rng"])
 
         train_model = model
@@ -136,34 +141,37 @@ class Trainer:
 
         stop = False
         t_start = time.perf_counter() - state.elapsed
+        accum = getattr(cfg, "grad_accum", 1)
+        eval_every = getattr(cfg, "eval_every", None)  # steps; None: evaluate once per epoch
+        self._t_eval = time.perf_counter()
         while state.epoch < cfg.max_epochs and not stop:
             if hasattr(learner, "on_epoch_start"):
                 learner.on_epoch_start(state)
             model.train()
-            t_epoch = time.perf_counter()
             perm = np.random.default_rng([cfg.seed, state.epoch]).permutation(n)
             perm = perm[: len(perm) - len(perm) % world][rank::world]
             totals: dict[str, float] = {}
             count = 0
-            for b in range(steps):
+            for b in range(state.batch, steps):  # state.batch > 0 when resuming mid-epoch
+                state.batch = b + 1
                 idx = perm[b * local_bs:(b + 1) * local_bs]
                 if len(idx) < getattr(learner, "min_batch", 1):
                     continue  # e.g. a last batch of one document, which batch-norm cannot normalize
-                batch = learner.batch(idx)
-                loss, metrics = learner.loss(train_model, batch, state)
-                value = float(loss.detach())
+                if hasattr(learner, "on_step_start"):
+                    learner.on_step_start(state, optimizer)
+                optimizer.zero_grad(set_to_none=True)
+                value, metrics = self._accumulate(learner, train_model, idx, accum, world, state)
                 if world > 1:
                     value = dist_utils.all_reduce_mean(value)
                 if not math.isfinite(value):
                     raise TrainingError(
                         f"the training loss became {value} at epoch {state.epoch + 1}, step {b + 1}; the last "
                         f"checkpoint (if any) is kept", path=ckpt, hint=self.nan_advice)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
                 if cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 optimizer.step()
                 state.step += 1
+                state.tokens += int(metrics.pop("tokens", 0)) * world
                 state.elapsed = time.perf_counter() - t_start
                 count += 1
                 totals["loss"] = totals.get("loss", 0.0) + value
@@ -178,39 +186,23 @@ class Trainer:
                     stop = True
                     state.stop_reason = f"time budget of {cfg.minutes:g} min reached"
                     break
-            partial = stop and count < steps
-            state.epoch += 1
-            record = {"epoch": state.epoch if not partial else state.epoch - 1 + count / steps,
-                      "seconds": time.perf_counter() - t_epoch, "elapsed": state.elapsed}
-            record.update({f"train_{k}": v / max(count, 1) for k, v in totals.items()})
-            flags = [0.0]
-            if rank == 0:
-                model.eval()
-                with torch.no_grad():
-                    record.update(learner.evaluate(state))
-                model.train()
-                value = record.get(learner.monitor)
-                improved = value is not None and math.isfinite(value) and (
-                    state.best is None or (value > state.best if learner.mode == "max" else value < state.best))
-                if improved:
-                    state.best, state.best_epoch, state.bad_epochs = value, state.epoch, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    state.bad_epochs += 1
-                state.history.append(record)
-                if cfg.patience and state.bad_epochs >= cfg.patience and not stop:
-                    state.stop_reason = (f"no improvement of {learner.monitor} for {cfg.patience} evaluations "
-                                         f"(best {state.best:.4f} at epoch {state.best_epoch})")
-                    flags[0] = 1.0
-                for cb in callbacks:
-                    cb.on_epoch_end(state, record)
-                if ckpt is not None:
-                    save_checkpoint(ckpt, model=model, optimizer=optimizer, best_state=best_state,
-                                    loop_state={k: getattr(state, k) for k in (
-                                        "epoch", "step", "elapsed", "best", "best_epoch", "bad_epochs", "history")})
-            flags = dist_utils.broadcast_floats(flags)
-            if flags[0]:
-                stop = True
+                if eval_every and state.step % eval_every == 0 and b + 1 < steps:
+                    fraction = state.epoch + (b + 1) / steps
+                    best_state, stop = self._evaluate(learner, model, optimizer, state, best_state, callbacks,
+                                                      ckpt, rank, fraction, totals, count, stop)
+                    totals, count = {}, 0
+                    if stop:
+                        break
+            if stop and state.stop_reason.startswith("no improvement"):
+                break
+            partial = stop and state.batch < steps
+            fraction = state.epoch + state.batch / steps
+            if not partial:
+                state.epoch += 1
+                state.batch = 0
+            if count or not partial:
+                best_state, stop = self._evaluate(learner, model, optimizer, state, best_state, callbacks, ckpt,
+                                                  rank, fraction, totals, count, stop)
         if not state.stop_reason:
             state.stop_reason = f"reached --max-epochs {cfg.max_epochs}"
         if best_state is not None:
@@ -225,6 +217,62 @@ class Trainer:
             cb.on_fit_end(state)
         model.eval()
         return state
+
+    @staticmethod
+    def _accumulate(learner, train_model, idx, accum, world, state):
+        """Forward and backward over ``idx`` in ``accum`` micro-batches; gradients equal one full batch's."""
+        import contextlib
+
+        parts = [p for p in np.array_split(idx, min(accum, len(idx))) if len(p)]
+        value, metrics = 0.0, {}
+        for i, part in enumerate(parts):
+            w = len(part) / len(idx)
+            sync = world == 1 or i == len(parts) - 1
+            with contextlib.nullcontext() if sync else train_model.no_sync():
+                loss, m = learner.loss(train_model, learner.batch(part), state)
+                (loss * w if len(parts) > 1 else loss).backward()
+            value += float(loss.detach()) * w
+            for k, v in m.items():
+                metrics[k] = metrics.get(k, 0.0) + (v if k == "tokens" else v * w)
+        return value, metrics
+
+    def _evaluate(self, learner, model, optimizer, state, best_state, callbacks, ckpt, rank, fraction, totals,
+                  count, stop):
+        """Evaluate (rank 0), keep the best weights, apply patience, checkpoint; returns (best_state, stop)."""
+        import torch
+
+        cfg = self.config
+        record = {"epoch": round(fraction, 4), "step": state.step, "seconds": time.perf_counter() - self._t_eval,
+                  "elapsed": state.elapsed}
+        record.update({f"train_{k}": v / max(count, 1) for k, v in totals.items()})
+        flags = [0.0]
+        if rank == 0:
+            model.eval()
+            with torch.no_grad():
+                record.update(learner.evaluate(state))
+            model.train()
+            value = record.get(learner.monitor)
+            improved = value is not None and math.isfinite(value) and (
+                state.best is None or (value > state.best if learner.mode == "max" else value < state.best))
+            if improved:
+                epoch = round(fraction, 4)
+                state.best, state.best_epoch, state.bad_epochs = value, int(epoch) if epoch.is_integer() else epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                state.bad_epochs += 1
+            state.history.append(record)
+            if cfg.patience and state.bad_epochs >= cfg.patience and not stop:
+                state.stop_reason = (f"no improvement of {learner.monitor} for {cfg.patience} evaluations "
+                                     f"(best {state.best:.4f} at epoch {state.best_epoch})")
+                flags[0] = 1.0
+            for cb in callbacks:
+                cb.on_epoch_end(state, record)
+            if ckpt is not None:
+                save_checkpoint(ckpt, model=model, optimizer=optimizer, best_state=best_state,
+                                loop_state={k: getattr(state, k) for k in _RESUMED})
+        flags = dist_utils.broadcast_floats(flags)
+        self._t_eval = time.perf_counter()  # "seconds" of the next record: training time, not evaluation
+        return best_state, stop or bool(flags[0])
 
     @staticmethod
     def clear_checkpoint(checkpoint_dir: str | Path | None) -> None:

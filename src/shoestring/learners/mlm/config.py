@@ -1,0 +1,102 @@
+"""Masked-LM pre-training settings: size presets from the miniature-BERT grid, masking, the optimizer schedule.
+
+One dataclass is the CLI (``shoestring pretrain mlm --preset mini --m-corr 0.2 --m-pred 0.4``), the config file
+and the saved model's ``shoestring_config.json``. The exported ``config.json`` is Hugging Face's ``BertConfig``,
+derived from it (:func:`shoestring.learners.mlm.export.hf_config`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from shoestring.config import param
+from shoestring.errors import ConfigError
+from shoestring.training.config import TrainConfig
+
+# Turc et al. 2019 ("Well-Read Students Learn Better"): L layers x H hidden, heads = H / 64, FFN = 4H.
+PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"layers": 2, "hidden": 128},
+    "mini": {"layers": 4, "hidden": 256},
+    "small": {"layers": 4, "hidden": 512},
+    "medium": {"layers": 8, "hidden": 512},
+    "base": {"layers": 12, "hidden": 768},
+}
+
+
+def parameter_count(layers: int, hidden: int, ffn: int, vocab: int, positions: int = 512) -> int:
+    """Parameters of a BERT encoder with its MLM head (output projection tied to the input embeddings).
+
+    Embeddings (V + P + 2) H + LN; per layer 4 (H^2 + H) attention + 2 LN + 2 H FFN + FFN + H; head H^2 + H + LN + V.
+    """
+    emb = (vocab + positions + 2) * hidden + 2 * hidden
+    layer = 4 * (hidden * hidden + hidden) + 2 * hidden * ffn + ffn + hidden + 4 * hidden
+    head = hidden * hidden + hidden + 2 * hidden + vocab
+    return emb + layers * layer + head
+
+
+@dataclasses.dataclass
+class MLMConfig(TrainConfig):
+    """A compact BERT trained with masked-language modelling (or ELECTRA's replaced-token detection).
+
+    Masking follows Wettig et al. 2023: ``m_pred`` is the fraction of tokens the loss is computed on,
+    ``m_corr`` the fraction whose input is corrupted. With ``m_corr <= m_pred`` every corrupted token is
+    predicted, and ``m_pred - m_corr`` of the tokens are predicted from their uncorrupted selves; BERT's
+    recipe is ``m_corr = m_pred = 0.15`` with the 80-10-10 rule (of corrupted tokens, 80% become [MASK], 10%
+    a random token, 10% stay).
+    """
+
+    preset: str | None = param("mini", "size preset from the miniature-BERT grid (tiny, mini, small, medium, "
+                                       "base); --layers/--hidden/--heads/--ffn override it",
+                               choices=tuple(PRESETS))
+    layers: int | None = param(None, "L: transformer layers (default: the preset's)", min=1)
+    hidden: int | None = param(None, "H: hidden size (default: the preset's)", min=8)
+    heads: int | None = param(None, "attention heads (default: H / 64, at least 2)", min=1)
+    ffn: int | None = param(None, "feed-forward width (default: 4 H)", min=1)
+    seq_len: int = param(128, "tokens per packed training sequence", min=8, max=4096)
+    max_positions: int = param(512, "position embeddings (longest sequence the model can read)", min=8)
+    dropout: float = param(0.0, "dropout in the encoder during pre-training (0: none, as in short-budget "
+                                "recipes); exported models use 0.1 for fine-tuning", min=0.0, max=0.9)
+    objective: str = param("mlm", "mlm (masked-LM) or electra (replaced-token detection with a small "
+                                  "generator)", choices=("mlm", "electra"))
+    m_corr: float = param(0.15, "m_corr: fraction of tokens whose input is corrupted", min=0.0, max=1.0)
+    m_pred: float = param(0.15, "m_pred: fraction of tokens the loss predicts", min=0.01, max=1.0)
+    replace_rule: bool = param(True, "the 80-10-10 rule for corrupted tokens (off: all become [MASK])")
+    masking: str = param("uniform", "which tokens: uniform, whole_word (all pieces of a word together) or span "
+                                    "(contiguous spans, geometric lengths)",
+                         choices=("uniform", "whole_word", "span"))
+    span_mean: float = param(3.0, "mean span length for --masking span", min=1.0)
+    cross_document: bool = param(False, "let attention cross document boundaries inside a packed sequence")
+    batch_size: int = param(64, "sequences per optimizer step (global, after accumulation)", min=1)
+    grad_accum: int = param(1, "split each step into this many micro-batches (same result, less memory)", min=1)
+    lr: float = param(1e-3, "peak AdamW learning rate", min=0.0)
+    weight_decay: float = param(0.01, "AdamW weight decay (not on biases and LayerNorm)", min=0.0)
+    warmup: float = param(0.06, "fraction of training spent warming the learning rate up", min=0.0, max=1.0)
+    decay: str = param("linear", "learning-rate decay after warm-up, by fraction of the epochs or of the "
+                                 "--minutes budget: linear to 0, cosine, or constant",
+                       choices=("linear", "cosine", "constant"))
+    eval_every: int = param(200, "validate (and checkpoint) every this many optimizer steps", min=1)
+    max_epochs: int = param(10, "at most this many passes over the training tokens", min=1)
+    patience: int = param(0, "stop after this many evaluations without a lower validation loss (0: never)",
+                          min=0)
+    grad_clip: float | None = param(1.0, "clip the gradient norm to this value", min=0.0)
+    electra_generator: float = param(0.25, "ELECTRA generator width as a fraction of H", min=0.05, max=1.0)
+    electra_weight: float = param(50.0, "lambda: weight of the discriminator loss (ELECTRA paper: 50)", min=0.0)
+
+    def sizes(self) -> dict[str, int]:
+        """Resolved L, H, heads and FFN width."""
+        base = PRESETS.get(self.preset or "", {})
+        layers = self.layers or base.get("layers")
+        hidden = self.hidden or base.get("hidden")
+        if layers is None or hidden is None:
+            raise ConfigError("give --preset or both --layers and --hidden")
+        heads = self.heads or max(2, hidden // 64)
+        return {"layers": layers, "hidden": hidden, "heads": heads, "ffn": self.ffn or 4 * hidden}
+
+    def _check(self) -> None:
+        s = self.sizes()
+        if s["hidden"] % s["heads"]:
+            raise ConfigError(f"--hidden {s['hidden']} must be divisible by --heads {s['heads']}")
+        if self.seq_len > self.max_positions:
+            raise ConfigError(f"--seq-len {self.seq_len} exceeds --max-positions {self.max_positions}")
+        if self.batch_size % self.grad_accum:
+            raise ConfigError(f"--batch-size {self.batch_size} must be divisible by --grad-accum {self.grad_accum}")

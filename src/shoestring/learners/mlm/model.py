@@ -1,0 +1,242 @@
+"""A compact BERT encoder with a masked-LM head, laid out exactly as Hugging Face's ``BertForMaskedLM``.
+
+The module and parameter names are Hugging Face's (``bert.encoder.layer.0.attention.self.query.weight``, ...),
+so export is a ``state_dict`` written to safetensors and loading a BERT-family checkpoint is a key lookup. What
+differs is how the work is done (the speed of the fastest BERT recipes, on a CPU):
+
+- **no work on padding**: training sequences are packed to full length; ``segments`` (one id per document)
+  make attention block-diagonal, so documents packed together never see each other, and ``positions``
+  restart at every document, so a packed document looks exactly like one read alone;
+- **scaled-dot-product attention** (PyTorch's fused kernel) with one fused Q/K/V projection;
+- **the vocabulary projection only at predicted positions**: with m_pred = 15% that is 1 row in 7, and at
+  Tiny size the V x H projection is most of the model's work.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Embeddings(nn.Module):
+    def __init__(self, vocab: int, hidden: int, positions: int, dropout: float, eps: float = 1e-12):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab, hidden)
+        self.position_embeddings = nn.Embedding(positions, hidden)
+        self.token_type_embeddings = nn.Embedding(2, hidden)
+        self.LayerNorm = nn.LayerNorm(hidden, eps=eps)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, ids, positions):
+        x = self.word_embeddings(ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
+        return self.dropout(self.LayerNorm(x))
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, hidden: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.p = dropout
+
+    def forward(self, x, mask):
+        B, T, H = x.shape
+        # one (3H x H) matmul instead of three
+        w = torch.cat([self.query.weight, self.key.weight, self.value.weight])
+        b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
+        q, k, v = F.linear(x, w, b).view(B, T, 3, self.heads, H // self.heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
+        return out.transpose(1, 2).reshape(B, T, H)
+
+
+class DenseNorm(nn.Module):
+    """``dense`` then dropout, residual, ``LayerNorm``: BERT's post-LN sub-layer output."""
+
+    def __init__(self, d_in: int, hidden: int, dropout: float, eps: float = 1e-12):
+        super().__init__()
+        self.dense = nn.Linear(d_in, hidden)
+        self.LayerNorm = nn.LayerNorm(hidden, eps=eps)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, residual):
+        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+
+
+class Attention(nn.Module):
+    def __init__(self, hidden, heads, dropout):
+        super().__init__()
+        self.self = SelfAttention(hidden, heads, dropout)
+        self.output = DenseNorm(hidden, hidden, dropout)
+
+    def forward(self, x, mask):
+        return self.output(self.self(x, mask), x)
+
+
+class Intermediate(nn.Module):
+    def __init__(self, hidden, ffn):
+        super().__init__()
+        self.dense = nn.Linear(hidden, ffn)
+
+    def forward(self, x):
+        return F.gelu(self.dense(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, hidden, heads, ffn, dropout):
+        super().__init__()
+        self.attention = Attention(hidden, heads, dropout)
+        self.intermediate = Intermediate(hidden, ffn)
+        self.output = DenseNorm(ffn, hidden, dropout)
+
+    def forward(self, x, mask):
+        x = self.attention(x, mask)
+        return self.output(self.intermediate(x), x)
+
+
+class Encoder(nn.Module):
+    def __init__(self, layers, hidden, heads, ffn, dropout):
+        super().__init__()
+        self.layer = nn.ModuleList(Layer(hidden, heads, ffn, dropout) for _ in range(layers))
+
+    def forward(self, x, mask):
+        for layer in self.layer:
+            x = layer(x, mask)
+        return x
+
+
+class Pooler(nn.Module):
+    """BERT's [CLS] pooler (dense + tanh). Not trained by MLM; kept so exports load in ``AutoModel`` cleanly."""
+
+    def __init__(self, hidden):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+
+    def forward(self, x):
+        return torch.tanh(self.dense(x[:, 0]))
+
+
+class BertBody(nn.Module):
+    def __init__(self, vocab, layers, hidden, heads, ffn, positions, dropout):
+        super().__init__()
+        self.embeddings = Embeddings(vocab, hidden, positions, dropout)
+        self.encoder = Encoder(layers, hidden, heads, ffn, dropout)
+        self.pooler = Pooler(hidden)
+
+
+class Transform(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.LayerNorm = nn.LayerNorm(hidden, eps=1e-12)
+
+    def forward(self, x):
+        return self.LayerNorm(F.gelu(self.dense(x)))
+
+
+class Predictions(nn.Module):
+    """The MLM head: transform, then the (tied) V x H output embedding plus a bias."""
+
+    def __init__(self, hidden, vocab):
+        super().__init__()
+        self.transform = Transform(hidden)
+        self.bias = nn.Parameter(torch.zeros(vocab))
+
+
+class Head(nn.Module):
+    def __init__(self, hidden, vocab):
+        super().__init__()
+        self.predictions = Predictions(hidden, vocab)
+
+
+def attention_mask(segments: torch.Tensor | None, pad: torch.Tensor | None = None):
+    """Boolean (B, 1, T, T) mask, True where query i may attend to key j: same document, key not padding."""
+    if segments is None and pad is None:
+        return None
+    m = None
+    if segments is not None:
+        m = segments[:, None, :, None] == segments[:, None, None, :]
+    if pad is not None:
+        keep = ~pad[:, None, None, :]
+        m = keep if m is None else m & keep
+    return m
+
+
+class CompactBert(nn.Module):
+    """BERT encoder + MLM head. ``encode`` gives hidden states; ``mlm_logits`` projects chosen rows only."""
+
+    def __init__(self, vocab: int, layers: int, hidden: int, heads: int, ffn: int, positions: int = 512,
+                 dropout: float = 0.0):
+        super().__init__()
+        self.sizes = dict(vocab=vocab, layers=layers, hidden=hidden, heads=heads, ffn=ffn, positions=positions)
+        self.bert = BertBody(vocab, layers, hidden, heads, ffn, positions, dropout)
+        self.cls = Head(hidden, vocab)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m):
+        # BERT's initialization: N(0, 0.02) weights, zero biases, unit LayerNorm
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def encode(self, ids, positions=None, segments=None, pad=None):
+        """Hidden states (B, T, H). ``positions`` default to 0..T-1; ``segments`` (B, T) document ids of a
+        packed sequence; ``pad`` (B, T) True at padding."""
+        if positions is None:
+            positions = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+        mask = attention_mask(segments, pad)
+        return self.bert.encoder(self.bert.embeddings(ids, positions), mask)
+
+    def mlm_logits(self, h):
+        """Vocabulary logits for hidden rows ``h`` (..., H): only the rows given are projected."""
+        p = self.cls.predictions
+        return F.linear(p.transform(h), self.bert.embeddings.word_embeddings.weight, p.bias)
+
+    def forward(self, ids, positions=None, segments=None, targets_at=None, targets=None):
+        """Masked-LM cross-entropy averaged over the predicted positions ``targets_at`` (a boolean (B, T))."""
+        h = self.encode(ids, positions, segments)
+        logits = self.mlm_logits(h[targets_at])
+        return F.cross_entropy(logits, targets)
+
+    def flops_per_token(self, seq_len: int, predicted_fraction: float) -> float:
+        """Training FLOPs per token (forward + backward = 3 x forward, 2 per multiply-add): the dense layers,
+        attention scores and values, and the vocabulary projection at the predicted fraction of tokens."""
+        s = self.sizes
+        H, F_, L, V = s["hidden"], s["ffn"], s["layers"], s["vocab"]
+        per_layer = 2 * (4 * H * H + 2 * H * F_) + 2 * 2 * seq_len * H
+        head = predicted_fraction * 2 * (H * H + V * H)
+        return 3 * (L * per_layer + head)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def param_groups(model: nn.Module, weight_decay: float):
+    """AdamW groups: decay the weight matrices, not biases, LayerNorms or embeddings' norms."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "LayerNorm" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_factor(progress: float, warmup: float, decay: str) -> float:
+    """Learning-rate multiplier at ``progress`` in [0, 1] of training (by steps or by the time budget)."""
+    if warmup > 0 and progress < warmup:
+        return max(progress / warmup, 1e-3)
+    if decay == "constant":
+        return 1.0
+    rest = min(1.0, (progress - warmup) / max(1e-9, 1.0 - warmup))
+    if decay == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * rest))
+    return max(0.0, 1.0 - rest)
