@@ -10,6 +10,15 @@ import pytest
 from conftest import planted_docs, write_jsonl
 
 
+def free_port() -> int:
+    """A port nobody listens on now (a fixed one collides when two test runs share the machine)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on Windows is not tested")
 def test_two_processes_train_like_one(tmp_path):
     write_jsonl(tmp_path / "c.jsonl", planted_docs(400))
@@ -20,7 +29,7 @@ def test_two_processes_train_like_one(tmp_path):
               "--batch-size", "40", "--max-epochs", "4", "--patience", "0", "--threads", "1", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                        "--master_port", "29533", "-m", "shoestring", *common, "-o", str(tmp_path / "ddp")],
+                        "--master_port", str(free_port()), "-m", "shoestring", *common, "-o", str(tmp_path / "ddp")],
                        env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-3000:]
     assert main([*common, "-o", str(tmp_path / "single")]) == 0

@@ -2,7 +2,10 @@
 
     shoestring demo                                   the whole pipeline on the shipped Debian corpus
     shoestring prepare corpus.jsonl.gz -o prepared/   raw text -> compact bag-of-words artifacts
+    shoestring tokenize corpus.jsonl.gz -o tokens/    raw text -> token-id memory maps for masked-LM pre-training
     shoestring pretrain vampire prepared/ -o vampire/ --minutes 5
+    shoestring pretrain mlm tokens/ -o bert/ --preset mini --minutes 30     a compact BERT (masked-LM)
+    shoestring presets                                the compact-BERT size presets with parameter counts
     shoestring topics vampire/                        top words per topic, NPMI, diversity
     shoestring report vampire/ -o report.html         an offline HTML report
     shoestring embed vampire/ texts.jsonl -o vectors.npy
@@ -67,6 +70,26 @@ def cmd_prepare(a):
           f"{c['skipped_empty']} empty skipped, stop words: {corpus.manifest['stopwords_used']}")
 
 
+def cmd_tokenize(a):
+    from shoestring.data.config import TokensConfig
+    from shoestring.data.tokens import prepare_tokens
+
+    training = [f"--{k.replace('_', '-')}" for k in ("kind", "vocab_size", "lowercase", "min_frequency")
+                if getattr(a, k) is not None]
+    if a.tokenizer and training:
+        from shoestring.errors import ConfigError
+
+        raise ConfigError(f"{', '.join(training)} set how a new tokenizer is trained, but --tokenizer gives one",
+                          hint="drop --tokenizer to train a tokenizer, or drop " + ", ".join(training))
+    corpus = prepare_tokens(a.inputs, a.output, TokensConfig.from_args(a), tokenizer=a.tokenizer,
+                            overwrite=a.overwrite, progress=a.progress)
+    c, t = corpus.counts, corpus.info["tokenizer"]
+    source = "trained" if t["source"] == "trained" else f"from {t['source']}"
+    print(f"{a.output}: {c['train_documents']} training + {c['valid_documents']} validation documents, "
+          f"{c['train_tokens'] + c['valid_tokens']:,} tokens, vocabulary {corpus.vocab_size} ({t['kind']}, {source}), "
+          f"{c['skipped_empty']} empty skipped")
+
+
 def cmd_pretrain_vampire(a):
     from shoestring.artifacts import check_writable
     from shoestring.learners.vampire.config import VampireConfig
@@ -92,6 +115,44 @@ def cmd_pretrain_vampire(a):
         t = vae.training_
         print(f"{out}: best NPMI {vae.npmi_:.4f} at epoch {t['best_epoch']} ({t['stop_reason']}; {t['epochs']} epochs "
               f"in {t['seconds']:.0f} s)")
+
+
+def cmd_pretrain_mlm(a):
+    from shoestring.artifacts import check_writable
+    from shoestring.learners.mlm.config import MLMConfig
+    from shoestring.learners.mlm.estimator import MaskedLM
+    from shoestring.training.distributed import world
+    from shoestring.training.loop import Trainer
+
+    config = MLMConfig.from_args(a, MLMConfig.from_json(a.config) if a.config else None)
+    out = Path(a.output)
+    if not a.resume:
+        check_writable(out, a.overwrite)
+    ckpt = out.parent / f"{out.name}.checkpoint"
+    if ckpt.exists() and not a.resume:
+        log.warning("%s exists from an interrupted run: it is replaced (use --resume to continue it)", ckpt)
+        Trainer.clear_checkpoint(ckpt)
+    lm = MaskedLM(config, init_from=a.init_from).fit(a.data, checkpoint_dir=ckpt, resume=a.resume)
+    if world()[0] == 0:
+        lm.save_pretrained(out, overwrite=a.overwrite or a.resume)
+        Trainer.clear_checkpoint(ckpt)
+        t, last = lm.training_, (lm.history_ or [{}])[-1]
+        best = "n/a" if t["best_valid_loss"] is None else f"{t['best_valid_loss']:.3f}"
+        print(f"{out}: {t['parameters']:,} parameters ({t['origin']}); validation MLM loss {best} "
+              f"(accuracy {last.get('valid_accuracy', float('nan')):.1%} at the last evaluation); {t['steps']} "
+              f"steps, {t['tokens']:,} tokens in {t['seconds']:.0f} s = {t['tokens_per_second']:,} tokens/s "
+              f"({t['stop_reason']})")
+
+
+def cmd_presets(a):
+    from shoestring.learners.mlm.config import PRESETS, MLMConfig, parameter_count
+
+    print(f"{'preset':8} {'L':>3} {'H':>4} {'heads':>5} {'FFN':>5} {'params, V=30522':>16} {'params, V=8192':>15}")
+    for name in PRESETS:
+        s = MLMConfig(preset=name).sizes()
+        counts = [parameter_count(s["layers"], s["hidden"], s["ffn"], v) / 1e6 for v in (30522, 8192)]
+        print(f"{name:8} {s['layers']:>3} {s['hidden']:>4} {s['heads']:>5} {s['ffn']:>5} {counts[0]:>15.1f}M "
+              f"{counts[1]:>14.1f}M")
 
 
 def cmd_pretrain_vectors(a):
@@ -314,10 +375,11 @@ def cmd_demo(a):
 
 # ---------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from shoestring.data.config import PrepareConfig
+    from shoestring.data.config import PrepareConfig, TokensConfig
     from shoestring.data.tokenizer import TokenizerConfig
     from shoestring.learners.vampire.config import VampireConfig
     from shoestring.learners.vectors.config import WordVectorsConfig
+    from shoestring.learners.mlm.config import MLMConfig
     from shoestring.tasks.classify.config import ClassifierConfig
 
     p = argparse.ArgumentParser(prog="shoestring", description="Pre-train text representations of your own domain "
@@ -344,6 +406,17 @@ def build_parser() -> argparse.ArgumentParser:
     TokenizerConfig.add_arguments(s)
     s.set_defaults(func=cmd_prepare)
 
+    s = sub.add_parser("tokenize", help="read a corpus and write token ids (train.bin, valid.bin) for masked-LM "
+                                        "pre-training, training a WordPiece or BPE tokenizer unless one is given")
+    s.add_argument("inputs", nargs="+", help="JSONL(.gz), CSV/TSV, .txt (one document per line), or a folder of .txt")
+    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.add_argument("--tokenizer", help="use this tokenizer instead of training one: a tokenizer.json, or a folder "
+                                       "with tokenizer.json or vocab.txt (a Hugging Face BERT checkpoint)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    s.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    TokensConfig.add_arguments(s)
+    s.set_defaults(func=cmd_tokenize)
+
     pre = sub.add_parser("pretrain", help="pre-train a representation").add_subparsers(dest="learner",
                                                                                        metavar="LEARNER")
     s = pre.add_parser("vampire", help="the bag-of-words VAE (VAMPIRE) on a prepared corpus")
@@ -354,6 +427,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     VampireConfig.add_arguments(s)
     s.set_defaults(func=cmd_pretrain_vampire)
+
+    s = pre.add_parser("mlm", help="a compact BERT with masked-LM on a tokenized corpus (from scratch or from a "
+                                   "BERT checkpoint); the folder loads in Hugging Face transformers")
+    s.add_argument("data", help="folder written by `shoestring tokenize`")
+    s.add_argument("-o", "--output", required=True, help="model folder to write")
+    s.add_argument("--init-from", help="continue pre-training this BERT-family checkpoint folder (tokenize the "
+                                       "corpus with --tokenizer pointing at the same folder)")
+    s.add_argument("--config", help="a JSON file of settings (command-line options override it)")
+    s.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    MLMConfig.add_arguments(s)
+    s.set_defaults(func=cmd_pretrain_mlm)
+
+    s = sub.add_parser("presets", help="the compact-BERT size presets (miniature-BERT grid) with parameter counts")
+    s.set_defaults(func=cmd_presets)
 
     s = pre.add_parser("vectors", help="domain word vectors (PPMI + SVD) from raw text, for the classifier")
     s.add_argument("inputs", nargs="+", help="text files (any format `prepare` reads)")

@@ -25,3 +25,27 @@ class PrepareConfig(Config):
     workers: int = param(1, "processes that tokenize shards in parallel", min=1)
     shard_docs: int = param(2000, "documents per shard (the unit of parallel work)", min=1)
     seed: int = param(0, "seed of the held-out split")
+
+
+TOKENIZER_KINDS = ("wordpiece", "bpe")
+
+
+@dataclasses.dataclass
+class TokensConfig(Config):
+    """Settings of ``shoestring tokenize`` (:func:`shoestring.data.tokens.prepare_tokens`).
+
+    ``kind``, ``vocab_size``, ``lowercase`` and ``min_frequency`` only matter when a tokenizer is trained,
+    i.e. when none is given with ``--tokenizer``.
+    """
+
+    format: str = param("auto", "input format (auto: from the file name)", choices=FORMATS)
+    text_field: str = param("text", "JSONL field / CSV column holding the text")
+    kind: str = param("wordpiece", "tokenizer to train: BERT's WordPiece, or byte-level BPE (RoBERTa's; never "
+                                   "produces [UNK])", choices=TOKENIZER_KINDS)
+    vocab_size: int = param(8000, "vocabulary size of the trained tokenizer, special tokens included", min=16)
+    lowercase: bool = param(True, "lower-case text before training and encoding (accents are kept)")
+    min_frequency: int = param(2, "a merge or word piece must occur this often to enter the vocabulary", min=1)
+    valid_fraction: float = param(0.02, "fraction of documents held out for the validation (MLM) loss; at "
+                                        "least one when the corpus has two or more", min=0.0, max=0.5)
+    seed: int = param(0, "seed of the held-out split")
+    shard_docs: int = param(1000, "documents encoded per batch (each batch uses every core)", min=1)

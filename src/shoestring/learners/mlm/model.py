@@ -201,11 +201,15 @@ class CompactBert(nn.Module):
         p = self.cls.predictions
         return F.linear(p.transform(h), self.bert.embeddings.word_embeddings.weight, p.bias)
 
-    def forward(self, ids, positions=None, segments=None, targets_at=None, targets=None):
-        """Masked-LM cross-entropy averaged over the predicted positions ``targets_at`` (a boolean (B, T))."""
+    def forward(self, ids, positions=None, segments=None, targets_at=None, targets=None, normalizer=None):
+        """Masked-LM cross-entropy at the predicted positions ``targets_at`` (a boolean (B, T)): their mean, or
+        their sum divided by ``normalizer`` (a constant per sequence makes the loss of a batch the exact average of
+        the losses of its parts, so micro-batches and processes add up to the same gradient)."""
         h = self.encode(ids, positions, segments)
         logits = self.mlm_logits(h[targets_at])
-        return F.cross_entropy(logits, targets)
+        if normalizer is None:
+            return F.cross_entropy(logits, targets)
+        return F.cross_entropy(logits, targets, reduction="sum") / normalizer
 
     def flops_per_token(self, seq_len: int, predicted_fraction: float) -> float:
         """Training FLOPs per token (forward + backward = 3 x forward, 2 per multiply-add): the dense layers,

@@ -1,0 +1,248 @@
+"""``MaskedLM``: pre-train a compact BERT on domain text, from scratch or from a BERT checkpoint, and export it
+as a folder that Hugging Face ``transformers`` loads without shoestring.
+
+Example::
+
+    from shoestring import MaskedLM
+    from shoestring.data.tokens import TokenCorpus
+    corpus = TokenCorpus("tokens/news")                 # from `shoestring tokenize`
+    lm = MaskedLM(preset="mini", minutes=30, m_corr=0.2, m_pred=0.4, random_state=0).fit(corpus)
+    X = lm.transform(["Oil prices rose on Monday ...", ...])   # n x H mean-pooled features
+    lm.save_pretrained("models/news-mini")
+    # elsewhere: transformers.AutoModelForMaskedLM.from_pretrained("models/news-mini")
+
+Continued pre-training (BioBERT-style) starts from a checkpoint instead of a preset; the corpus must have been
+tokenized with that checkpoint's tokenizer (``shoestring tokenize --tokenizer CHECKPOINT``)::
+
+    lm = MaskedLM(init_from="path/to/bert-checkpoint", minutes=30).fit(TokenCorpus("tokens/news-bert"))
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
+from shoestring.errors import ArtifactError, InputError
+from shoestring.learners.mlm.config import MLMConfig
+from shoestring.training.loop import Trainer
+
+KIND = "mlm"
+
+
+def _round_up(n: int, multiple: int = 64) -> int:
+    return -(-n // multiple) * multiple
+
+
+class MaskedLM:
+    """A compact BERT pre-trained with masked-LM. Parameters are :class:`MLMConfig`'s fields; ``init_from``
+    names a BERT-family checkpoint folder to continue from; ``random_state`` is an alias of ``seed``.
+
+    Learned state: ``model_`` (:class:`~shoestring.learners.mlm.model.CompactBert`), ``tokenizer_``,
+    ``special_``, ``history_``, ``training_`` (tokens/s, steps, stop reason, best validation loss).
+    """
+
+    def __init__(self, config: MLMConfig | None = None, *, init_from: str | Path | None = None, **params):
+        if "random_state" in params:
+            params["seed"] = params.pop("random_state")
+        base = config or MLMConfig()
+        self.config = base.replace(**params) if params else base.validate()
+        self.init_from = init_from
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {**self.config.to_dict(), "init_from": self.init_from}
+
+    def set_params(self, **params) -> "MaskedLM":
+        if "init_from" in params:
+            self.init_from = params.pop("init_from")
+        self.config = self.config.replace(**params)
+        return self
+
+    # ------------------------------------------------------------------ building
+    def _build(self, corpus):
+        import torch
+
+        from shoestring.data.tokens import load_tokenizer
+        from shoestring.learners.mlm.export import load_hf_weights, read_hf_config
+        from shoestring.learners.mlm.model import CompactBert
+
+        c = self.config
+        torch.manual_seed(c.seed)
+        if self.init_from is None:
+            s = c.sizes()
+            return CompactBert(_round_up(corpus.vocab_size), s["layers"], s["hidden"], s["heads"], s["ffn"],
+                               c.max_positions, c.dropout), "from scratch"
+        folder = Path(self.init_from)
+        hf = read_hf_config(folder)
+        if c.seq_len > hf["positions"]:
+            raise InputError(f"--seq-len {c.seq_len} exceeds the checkpoint's {hf['positions']} positions",
+                             path=folder)
+        theirs = None
+        try:
+            theirs = load_tokenizer(folder)
+        except InputError:
+            pass
+        if theirs is not None and theirs.get_vocab() != corpus.tokenizer.get_vocab():
+            raise InputError("the corpus was tokenized with another tokenizer than the checkpoint's "
+                             f"({corpus.vocab_size} vs {theirs.get_vocab_size()} tokens)", path=corpus.path,
+                             hint=f"re-run `shoestring tokenize ... --tokenizer {folder}`")
+        if corpus.vocab_size > hf["vocab"]:
+            raise InputError(f"the corpus's tokenizer has {corpus.vocab_size} tokens but the checkpoint's model "
+                             f"only {hf['vocab']} embeddings", path=folder,
+                             hint=f"tokenize with the checkpoint's tokenizer: --tokenizer {folder}")
+        model = CompactBert(hf["vocab"], hf["layers"], hf["hidden"], hf["heads"], hf["ffn"], hf["positions"],
+                            c.dropout)
+        info = load_hf_weights(model, folder)
+        head = "with its MLM head" if not any(k.startswith("cls.") for k in info["missing"]) else \
+            "new MLM head"
+        return model, f"continued from {folder} ({head})"
+
+    # ------------------------------------------------------------------ training
+    def fit(self, corpus, y=None, *, checkpoint_dir=None, resume: bool = False, callbacks=None) -> "MaskedLM":
+        from shoestring.data.tokens import TokenCorpus
+        from shoestring.learners.mlm.learner import MLMLearner
+
+        if isinstance(corpus, (str, Path)):
+            corpus = TokenCorpus(corpus)
+        c = self.config
+        model, origin = self._build(corpus)
+        learner = MLMLearner(model, corpus, c)
+        if learner.n_examples == 0:
+            raise InputError(f"the corpus's {corpus.n_tokens:,} training tokens ({corpus.n_docs} documents) are too "
+                             f"few for one sequence of --seq-len {c.seq_len}", path=corpus.path,
+                             hint="add text or lower --seq-len")
+        if learner.n_examples < c.batch_size:
+            # a smaller batch than asked: say so, do not fail (tiny corpora are for trying things out)
+            c = self.config = c.replace(batch_size=max(c.grad_accum, learner.n_examples // c.grad_accum
+                                                         * c.grad_accum))
+            learner.config = c
+        t0 = time.time()
+        state = Trainer(c, callbacks=callbacks, nan_advice=_NAN_ADVICE).fit(
+            learner, checkpoint_dir=checkpoint_dir, resume=resume)
+        self.model_ = model.cpu().eval()
+        self.tokenizer_ = corpus.tokenizer
+        self.special_ = corpus.special
+        self.history_ = state.history
+        self.training_ = {
+            "origin": origin, "stop_reason": state.stop_reason, "epochs": round(state.epoch + state.batch /
+                                                                               max(state.steps_per_epoch, 1), 3),
+            "steps": state.step, "tokens": state.tokens, "seconds": round(state.elapsed, 2),
+            "tokens_per_second": round(state.tokens / max(state.elapsed, 1e-9)),
+            "wall_seconds": round(time.time() - t0, 2), "best_valid_loss": state.best,
+            "best_at_epoch": state.best_epoch, "parameters": model.num_parameters()}
+        self.data_ = {"corpus": str(corpus.path), **corpus.counts, "sequence_length": c.seq_len,
+                      "packed_sequences": learner.n_examples}
+        return self
+
+    # ------------------------------------------------------------------ using it
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise ArtifactError("this MaskedLM is not fitted yet: call fit() or from_pretrained()")
+
+    def _encode_texts(self, texts, max_len: int):
+        sp = self.special_
+        ids = []
+        for enc in self.tokenizer_.encode_batch(list(texts), add_special_tokens=False):
+            ids.append([sp.cls, *enc.ids[: max_len - 2], sp.sep])
+        return ids
+
+    def transform(self, texts, *, batch_size: int = 64, max_len: int | None = None,
+                  pooling: str = "mean") -> np.ndarray:
+        """Document features (n x H): the mean of the last layer's token states (``pooling="mean"``) or the
+        [CLS] state (``"cls"``). Texts longer than ``max_len`` tokens (default: the training sequence length)
+        are cut."""
+        import torch
+
+        self._check_fitted()
+        max_len = max_len or self.config.seq_len
+        ids = self._encode_texts(texts, max_len)
+        out = np.zeros((len(ids), self.model_.sizes["hidden"]), np.float32)
+        order = np.argsort([len(x) for x in ids])  # similar lengths together: little padding
+        with torch.inference_mode():
+            for s in range(0, len(order), batch_size):
+                chunk = order[s:s + batch_size]
+                T = max(len(ids[i]) for i in chunk)
+                batch = torch.full((len(chunk), T), self.special_.pad, dtype=torch.long)
+                for r, i in enumerate(chunk):
+                    batch[r, :len(ids[i])] = torch.tensor(ids[i])
+                pad = batch == self.special_.pad
+                h = self.model_.encode(batch, pad=pad)
+                if pooling == "cls":
+                    out[chunk] = h[:, 0].numpy()
+                else:
+                    keep = (~pad).unsqueeze(-1).float()
+                    out[chunk] = ((h * keep).sum(1) / keep.sum(1)).numpy()
+        return out
+
+    # ------------------------------------------------------------------ saving
+    def save_pretrained(self, path, *, overwrite: bool = False) -> Path:
+        """A Hugging Face ``BertForMaskedLM`` folder (config.json, model.safetensors, tokenizer files) plus
+        shoestring's config, training log, model card and manifest."""
+        from safetensors.torch import save_file
+
+        from shoestring.data.tokens import save_hf_tokenizer
+        from shoestring.learners.mlm.export import export_state_dict, hf_config
+
+        self._check_fitted()
+        m, t = self.model_, getattr(self, "training_", {})
+        with atomic_folder(path, KIND, overwrite=overwrite) as tmp:
+            write_json(tmp / "config.json", hf_config(m, pad_token_id=self.special_.pad))
+            save_file(export_state_dict(m), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            save_hf_tokenizer(self.tokenizer_, tmp, model_max_length=m.sizes["positions"])
+            write_json(tmp / "shoestring_config.json", {"model_type": "compact-bert", "config": self.config.to_dict(),
+                                                        "init_from": None if self.init_from is None
+                                                        else str(self.init_from)})
+            write_json(tmp / "training_log.json", {"history": getattr(self, "history_", []), "training": t,
+                                                    "data": getattr(self, "data_", {})})
+            s = m.sizes
+            c = self.config
+            (tmp / "README.md").write_text(model_card(
+                "Compact BERT pre-trained with masked-LM",
+                f"A BERT encoder with L = {s['layers']} layers, H = {s['hidden']}, {s['heads']} heads, FFN "
+                f"{s['ffn']} and a {s['vocab']}-row vocabulary ({m.num_parameters():,} parameters), pre-trained "
+                f"with shoestring ({t.get('origin', '')}): masked-LM with m_corr = {c.m_corr}, m_pred = "
+                f"{c.m_pred}, {c.masking} masking, sequences of {c.seq_len} tokens.",
+                usage="```python\nfrom transformers import AutoModelForMaskedLM, AutoTokenizer, AutoModel\n"
+                      "tok = AutoTokenizer.from_pretrained('.')\nmlm = AutoModelForMaskedLM.from_pretrained('.')\n"
+                      "```\n\nor with shoestring: `MaskedLM.from_pretrained('.').transform(texts)`",
+                data=getattr(self, "data_", None),
+                metrics={k.replace("_", " "): v for k, v in t.items()}, settings=c.to_dict()), encoding="utf-8")
+        return Path(path)
+
+    @classmethod
+    def from_pretrained(cls, path) -> "MaskedLM":
+        """Load a folder saved by :meth:`save_pretrained`, or any BERT-family Hugging Face checkpoint folder
+        (weights in safetensors) with its tokenizer."""
+        from shoestring.data.tokens import load_tokenizer, special_ids
+        from shoestring.learners.mlm.export import load_hf_weights, read_hf_config
+        from shoestring.learners.mlm.model import CompactBert
+
+        path = Path(path)
+        if (path / "manifest.json").exists():
+            read_manifest(path, KIND)
+        sc = path / "shoestring_config.json"
+        config = MLMConfig()
+        if sc.exists():
+            config = MLMConfig.from_dict(json.loads(sc.read_text(encoding="utf-8"))["config"], source=str(sc))
+        hf = read_hf_config(path)
+        self = cls(config)
+        model = CompactBert(hf["vocab"], hf["layers"], hf["hidden"], hf["heads"], hf["ffn"], hf["positions"])
+        load_hf_weights(model, path)
+        self.model_ = model.eval()
+        self.tokenizer_ = load_tokenizer(path)
+        self.special_ = special_ids(self.tokenizer_)
+        if self.tokenizer_.get_vocab_size() > hf["vocab"]:
+            raise ArtifactError(f"the tokenizer has {self.tokenizer_.get_vocab_size()} tokens but the model only "
+                                f"{hf['vocab']} embeddings: they do not belong together", path=path)
+        log = path / "training_log.json"
+        if log.exists():
+            d = json.loads(log.read_text(encoding="utf-8"))
+            self.history_, self.training_, self.data_ = d["history"], d["training"], d.get("data", {})
+        return self
+
+
+_NAN_ADVICE = ("lower the learning rate (--lr 5e-4), lengthen the warm-up (--warmup 0.1), or clip gradients "
+               "harder (--grad-clip 0.5)")
