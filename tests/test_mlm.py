@@ -303,3 +303,61 @@ def test_two_processes_follow_the_one_process_loss_trajectory(tmp_path):
     for a, b in zip(ddp, one):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
         assert a["valid_loss"] == pytest.approx(b["valid_loss"], rel=1e-3)
+
+
+# ------------------------------------------------------------------------------------------------ ELECTRA
+def test_electra_discriminator_exports_to_transformers_and_learns(tmp_path):
+    corpus = small_corpus(tmp_path)
+    lm = MaskedLM(preset=None, layers=2, hidden=64, heads=2, seq_len=32, batch_size=8, lr=2e-3, max_epochs=40,
+                  objective="electra", eval_every=10_000, progress=False).fit(corpus)
+    h0, h1 = lm.history_[0], lm.history_[-1]
+    # the generator learns the corpus, and the discriminator learns to spot its replacements
+    assert h1["train_generator_loss"] < 0.7 * h0["train_generator_loss"]
+    assert h1["valid_discriminator_loss"] < h0["valid_discriminator_loss"]
+    p = h1["train_replaced"]  # better than knowing only how often tokens are replaced (the base rate's entropy)
+    assert h1["train_discriminator_loss"] < -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    lm.save_pretrained(tmp_path / "el")
+    cfg = json.loads((tmp_path / "el" / "config.json").read_text())
+    assert cfg["model_type"] == "electra"
+    tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "el"))
+    hf = transformers.AutoModelForPreTraining.from_pretrained(str(tmp_path / "el")).eval()
+    enc = tok(SENTENCES[:3], padding=True, return_tensors="pt")
+    keep = enc["attention_mask"].bool()
+    with torch.no_grad():
+        out = hf(**enc, output_hidden_states=True)
+        h = lm.model_.encode(enc["input_ids"], pad=~keep)
+        torch.testing.assert_close(h[keep], out.hidden_states[-1][keep], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(lm.discriminator_head_(h)[keep], out.logits[keep], atol=1e-5, rtol=1e-5)
+    # and shoestring reads it back as an encoder
+    again = MaskedLM.from_pretrained(tmp_path / "el")
+    np.testing.assert_allclose(again.transform(SENTENCES[:2]), lm.transform(SENTENCES[:2]), atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ bench
+def test_bench_fewshot_scores_compact_bert_features(tmp_path):
+    import gzip
+
+    from shoestring.bench.config import FewshotConfig
+    from shoestring.bench.fewshot import run_fewshot
+    from shoestring.errors import ConfigError
+
+    data = tmp_path / "toy"
+    data.mkdir()
+    topics = {"pets": "cat dog mat park ball", "weather": "rain hills green falls storm"}
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 120), ("test", 40)):
+        with gzip.open(data / f"{split}.jsonl.gz", "wt") as f:
+            for i in range(n):
+                label = ["pets", "weather"][i % 2]
+                words = rng.choice(topics[label].split(), 6)
+                f.write(json.dumps({"text": " ".join(words), "label": label}) + "\n")
+    corpus = prepare_tokens(data / "train.jsonl.gz", tmp_path / "tok", TokensConfig(vocab_size=60, min_frequency=1),
+                            progress=False)
+    MaskedLM(preset=None, layers=1, hidden=32, heads=2, seq_len=16, batch_size=8, max_epochs=2,
+             progress=False).fit(corpus).save_pretrained(tmp_path / "lm")
+    recs = run_fewshot(FewshotConfig(data=str(data), labels=[20], seeds=[0, 1], methods=["mlm_lr"],
+                                     mlm=str(tmp_path / "lm"), workdir=str(tmp_path / "w")))
+    assert [r["method"] for r in recs] == ["mlm_lr"] and recs[0]["mlm"] == str(tmp_path / "lm")
+    assert recs[0]["accuracy_mean"] > 0.8  # two bags of disjoint words: separable from any features
+    with pytest.raises(ConfigError, match="--mlm"):
+        FewshotConfig(data=str(data), methods=["mlm_lr"]).validate()

@@ -10,6 +10,7 @@
     shoestring report vampire/ -o report.html         an offline HTML report
     shoestring embed vampire/ texts.jsonl -o vectors.npy
     shoestring train classifier train.jsonl -o clf/ --vampire vampire/ --dev dev.jsonl
+    shoestring train finetune train.jsonl -o bert-clf/ --mlm bert/     fine-tune a compact BERT
     shoestring predict clf/ texts.jsonl -o predictions.jsonl
     shoestring evaluate clf/ test.jsonl
     shoestring bench fewshot --data ../shared/data/ag_news --json results.json
@@ -252,6 +253,10 @@ def _load_any(path):
         from shoestring.learners.vampire.estimator import VAMPIRE
 
         return VAMPIRE.from_pretrained(path)
+    if kind == "mlm":
+        from shoestring.learners.mlm.estimator import MaskedLM
+
+        return MaskedLM.from_pretrained(path)  # mean-pooled last-layer states
     if kind == "classifier":
         from shoestring.tasks.classify.estimator import TextClassifier
 
@@ -331,11 +336,46 @@ def cmd_train_classifier(a):
           f"{t['best_epoch']} of {t['epochs']} ({t['stop_reason']}){extra}")
 
 
-def cmd_predict(a):
-    from shoestring.data.readers import read_documents
+def _load_classifier(path):
+    """A ``train classifier`` or a ``train finetune`` folder, by its manifest."""
+    from shoestring.artifacts import read_manifest
+
+    if read_manifest(path, ("classifier", "bert-classifier"), verify=False)["kind"] == "bert-classifier":
+        from shoestring.tasks.classify.finetune import BertClassifier
+
+        return BertClassifier.from_pretrained(path)
     from shoestring.tasks.classify.estimator import TextClassifier
 
-    clf = TextClassifier.from_pretrained(a.model)
+    return TextClassifier.from_pretrained(path)
+
+
+def cmd_train_finetune(a):
+    from shoestring.artifacts import check_writable
+    from shoestring.tasks.classify.config import FineTuneConfig
+    from shoestring.tasks.classify.finetune import BertClassifier
+
+    check_writable(a.output, a.overwrite)
+    config = FineTuneConfig.from_args(a, FineTuneConfig.from_json(a.config) if a.config else None)
+    texts, labels = _read_labelled(a.train, a, "training", require_labels=True)
+    dev_texts = dev_labels = None
+    if a.dev:
+        dev_texts, dev_labels = _read_labelled(a.dev, a, "dev", require_labels=True)
+    clf = BertClassifier(config, mlm=a.mlm).fit(texts, labels, dev_texts=dev_texts, dev_labels=dev_labels)
+    metrics = None
+    if dev_texts is not None:
+        m = clf.evaluate(dev_texts, dev_labels, unseen="count")
+        metrics = {"dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_examples": m["n"]}
+    clf.save_pretrained(a.output, overwrite=a.overwrite, metrics=metrics)
+    t = clf.training_
+    extra = f"; dev accuracy {metrics['dev_accuracy']:.4f}, macro-F1 {metrics['dev_macro_f1']:.4f}" if metrics else ""
+    print(f"{a.output}: {len(clf.classes_)} classes, {t['train_examples']} training examples, best epoch "
+          f"{t['best_epoch']} of {t['epochs']} ({t['stop_reason']}){extra}")
+
+
+def cmd_predict(a):
+    from shoestring.data.readers import read_documents
+
+    clf = _load_classifier(a.model)
     docs = list(read_documents(a.input, progress="reading", **_read_kw(a)))
     P = clf.predict_proba([d.text for d in docs])
     rows = []
@@ -349,9 +389,8 @@ def cmd_predict(a):
 
 def cmd_evaluate(a):
     from shoestring.evaluation.metrics import format_report
-    from shoestring.tasks.classify.estimator import TextClassifier
 
-    clf = TextClassifier.from_pretrained(a.model)
+    clf = _load_classifier(a.model)
     texts, labels = _read_labelled(a.test, a, "test", require_labels=True)
     m = clf.evaluate(texts, labels, unseen=a.unseen_labels)
     print(format_report(m))
@@ -380,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     from shoestring.learners.vampire.config import VampireConfig
     from shoestring.learners.vectors.config import WordVectorsConfig
     from shoestring.learners.mlm.config import MLMConfig
-    from shoestring.tasks.classify.config import ClassifierConfig
+    from shoestring.tasks.classify.config import ClassifierConfig, FineTuneConfig
 
     p = argparse.ArgumentParser(prog="shoestring", description="Pre-train text representations of your own domain "
                                 "on a CPU, and put them to work.", epilog="Run `shoestring COMMAND -h` for a "
@@ -490,6 +529,18 @@ def build_parser() -> argparse.ArgumentParser:
     ClassifierConfig.add_arguments(s)
     s.set_defaults(func=cmd_train_classifier)
 
+    s = tr.add_parser("finetune", help="fine-tune a compact BERT (from `pretrain mlm`, or a BERT checkpoint) for "
+                                       "classification; the folder loads in transformers")
+    s.add_argument("train", nargs="+", help="labelled training files")
+    s.add_argument("-o", "--output", required=True, help="model folder to write")
+    s.add_argument("--mlm", required=True, help="the pre-trained model folder")
+    s.add_argument("--dev", nargs="+", help="labelled dev files for early stopping (default: --dev-fraction of train)")
+    s.add_argument("--config", help="a JSON file of settings (command-line options override it)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    _add_read_options(s)
+    FineTuneConfig.add_arguments(s)
+    s.set_defaults(func=cmd_train_finetune)
+
     s = sub.add_parser("predict", help="label texts with a trained classifier (JSONL with predicted, probability)")
     s.add_argument("model", help="a classifier folder")
     s.add_argument("input", nargs="+", help="texts to label")
@@ -546,7 +597,12 @@ def _leave_process_group() -> None:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+            # wait for rank 0 to finish writing before anyone tears the group down: a process leaving while
+            # another still talks to it can abort gloo ("terminate called without an active exception")
+            try:
+                dist.barrier()
+            finally:
+                dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ C_GRID = (0.1, 1.0, 10.0, 100.0)
 #: folds of the internal cross-validation; it runs only when every class has at least this many examples
 CV_FOLDS = 3
 #: C used when cross-validation cannot run (a class with fewer than CV_FOLDS labeled examples)
-DEFAULT_C = {"tfidf_lr": 10.0, "glove_lr": 1.0, "minilm_lr": 10.0}
+DEFAULT_C = {"tfidf_lr": 10.0, "glove_lr": 1.0, "minilm_lr": 10.0, "features_lr": 1.0}
 #: tfidf_lr uses min_df=2 once the unlabeled corpus has at least this many texts
 MIN_DF_UNLABELED = 500
 #: LogisticRegression max_iter
@@ -500,3 +500,16 @@ def run_baseline(name: str, train_texts: list[str], train_labels: list[str], tes
                              _minilm_features(test_texts, progress), len(classes), seed, scale=False)
     predicted = [classes[i] for i in proba.argmax(axis=1)]
     return predicted, proba
+
+
+def features_lr(X_train, train_labels: list, X_test, seed: int = 0) -> list:
+    """Logistic regression on given dense features (standardized; C chosen as for the baselines): the
+    predicted labels of ``X_test``. How pre-trained representations (a compact BERT's mean-pooled states,
+    VAMPIRE's) are scored next to the baselines."""
+    import numpy as np
+
+    classes = _sorted_classes(train_labels)
+    code = {c: i for i, c in enumerate(classes)}
+    y = np.fromiter((code[lab] for lab in train_labels), dtype=np.int64, count=len(train_labels))
+    proba = _fit_predict("features_lr", X_train, y, X_test, len(classes), seed, scale=True)
+    return [classes[i] for i in proba.argmax(1)]

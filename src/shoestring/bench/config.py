@@ -8,7 +8,9 @@ from shoestring.config import Config, param
 from shoestring.errors import ConfigError
 
 METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "glove_lr",
-           "minilm_lr")
+           "minilm_lr", "mlm_lr", "mlm_vampire_lr")
+# a compact BERT (--mlm): its mean-pooled features, alone or next to VAMPIRE's, + logistic regression
+MLM_METHODS = ("mlm_lr", "mlm_vampire_lr")
 # the classifier's rows: method -> (uses VAMPIRE, word vectors: None, "domain" (PPMI-SVD on the unlabelled text)
 # or "glove" (GloVe 6B 50-d, optional package))
 NEURAL = {"vampire_glove": (True, "glove"), "vampire_vectors": (True, "domain"), "vampire": (True, None),
@@ -23,7 +25,8 @@ class FewshotConfig(Config):
                                                        "train split are skipped)")
     seeds: list[int] = param([0, 1, 2, 3, 4], "seeds: N rows drawn with numpy.random.default_rng(seed)"
                                               ".choice(len(train), N, replace=False)")
-    methods: list[str] = param(list(METHODS), f"methods to run, from {', '.join(METHODS)}")
+    methods: list[str] = param([m for m in METHODS if m not in MLM_METHODS],
+                               f"methods to run, from {', '.join(METHODS)}")
     clean: list[str] = param([], "text clean-up before everything: html (tags, entities), email (headers)",
                              nargs="*")
     vampire_minutes: float = param(3.0, "VAMPIRE pre-training budget in minutes (once per dataset)", min=0.1)
@@ -33,6 +36,8 @@ class FewshotConfig(Config):
     workdir: str = param("bench-work", "folder for the pre-trained models (reused when present and --reuse)")
     reuse: bool = param(True, "reuse a pre-trained VAMPIRE already in --workdir for this dataset")
     threads: int | None = param(None, "torch CPU threads", min=1)
+    mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
+                                  "mlm_lr and mlm_vampire_lr methods")
 
     def _check(self) -> None:
         if not self.data:
@@ -40,6 +45,9 @@ class FewshotConfig(Config):
         bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ConfigError(f"unknown method(s) {', '.join(bad)}", hint=f"choose from {', '.join(METHODS)}")
+        if any(m in MLM_METHODS for m in self.methods) and not self.mlm:
+            raise ConfigError("the mlm_lr / mlm_vampire_lr methods need --mlm FOLDER",
+                              hint="pre-train one with `shoestring pretrain mlm`, or drop those methods")
         from shoestring.data.cleanup import CLEANUPS
 
         bad = [c for c in self.clean if c and c not in CLEANUPS]

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from shoestring.artifacts import write_json
-from shoestring.bench.config import NEURAL, FewshotConfig
+from shoestring.bench.config import MLM_METHODS, NEURAL, FewshotConfig
 from shoestring.data.cleanup import clean
 from shoestring.data.readers import read_documents
 from shoestring.errors import InputError
@@ -105,7 +105,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
     methods = [m for m in config.methods if m not in skipped]
 
     vae, pre_seconds, wv, wv_seconds = None, None, None, None
-    if any(NEURAL.get(m, (False, False))[0] for m in methods):
+    if any(NEURAL.get(m, (False, False))[0] for m in methods) or "mlm_vampire_lr" in methods:
         vae, pre_seconds = pretrain_vampire(config, pre_texts, name)
         log.info("VAMPIRE: NPMI %.4f, %.0f s", vae.npmi_ or float("nan"), pre_seconds)
     tables = {}
@@ -123,6 +123,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
 
     records = []
     sizes = [n for n in config.labels if n <= len(tr_texts)]
+    features = _mlm_features(config, methods, vae, tr_texts, te_texts, sizes)
     for n in sizes:
         per_method: dict[str, list[dict]] = {m: [] for m in methods}
         for seed in config.seeds:
@@ -137,6 +138,11 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                                          encoder=config.encoder, seed=seed, progress=False, threads=config.threads)
                     clf.fit(x, y, unlabeled=pre_texts if (use_v or use_w) else None)
                     pred = clf.predict(te_texts)
+                elif m in MLM_METHODS:
+                    from shoestring.bench.baselines import features_lr
+
+                    train_f, test_f = features[m]
+                    pred = features_lr(np.stack([train_f[i] for i in idx]), y, test_f, seed=seed)
                 else:
                     pred, _ = run_baseline(m, x, y, te_texts, unlabeled_texts=pre_texts, seed=seed)
                 secs = time.time() - t0
@@ -158,11 +164,39 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                    "word_vectors": NEURAL.get(m, (False, None))[1],
                    "word_vectors_seconds": wv_seconds if NEURAL.get(m, (False, None))[1] == "domain" else None,
                    "vampire_npmi": vae.npmi_ if NEURAL.get(m, (False,))[0] else None,
-                   "encoder": config.encoder if m in NEURAL else None}
+                   "encoder": config.encoder if m in NEURAL else None,
+                   "mlm": config.mlm if m in MLM_METHODS else None}
+            if m == "mlm_vampire_lr":
+                rec["pretrain_seconds"], rec["vampire_npmi"] = pre_seconds, vae.npmi_
             records.append(rec)
         _emit(records, config, skipped, json_path, markdown_path)
     print(markdown_table(records))
     return records
+
+
+def _mlm_features(config, methods, vae, tr_texts, te_texts, sizes) -> dict:
+    """Per mlm_* method: ({train index: feature row}, test features). Only the rows some seed samples are
+    encoded: a compact BERT reads about as fast as it trains, so the whole train split would dominate."""
+    wanted = [m for m in methods if m in MLM_METHODS]
+    if not wanted:
+        return {}
+    from shoestring.learners.mlm.estimator import MaskedLM
+
+    lm = MaskedLM.from_pretrained(config.mlm)
+    rows = sorted({int(i) for n in sizes for seed in config.seeds
+                   for i in np.random.default_rng(seed).choice(len(tr_texts), n, replace=False)})
+    t0 = time.time()
+    train_f = lm.transform([tr_texts[i] for i in rows])
+    test_f = lm.transform(te_texts)
+    log.info("compact-BERT features: %d train + %d test texts in %.0f s", len(rows), len(te_texts), time.time() - t0)
+    out = {}
+    for m in wanted:
+        tr, te = train_f, test_f
+        if m == "mlm_vampire_lr":
+            tr = np.hstack([tr, vae.transform([tr_texts[i] for i in rows])])
+            te = np.hstack([te, vae.transform(te_texts)])
+        out[m] = (dict(zip(rows, tr)), te)
+    return out
 
 
 def _emit(records, config, skipped, json_path, markdown_path):

@@ -16,6 +16,9 @@ class TrainConfig(Config):
     patience: int = param(5, "stop after this many evaluations without improvement (0: never stop early)", min=0)
     minutes: float | None = param(None, "wall-clock budget; training stops cleanly with the best model when "
                                         "it runs out", min=0.0)
+    clock: str = param("wall", "what --minutes counts: wall-clock time, or cpu (this process's CPU time per "
+                               "thread, which other jobs on a shared machine do not eat into: for benchmarks)",
+                       choices=("wall", "cpu"))
     grad_clip: float | None = param(None, "clip the gradient norm to this value", min=0.0)
     seed: int = param(0, "fixes initialization, batch order and dropout: the same seed on the same machine "
                          "gives the same result")

@@ -140,7 +140,14 @@ class Trainer:
             cb.on_fit_start(state)
 
         stop = False
-        t_start = time.perf_counter() - state.elapsed
+        if cfg.clock == "cpu":  # this process's CPU time per thread: what other jobs on the machine do not change
+            threads = torch.get_num_threads()
+
+            def clock():
+                return time.process_time() / threads
+        else:
+            clock = time.perf_counter
+        t_start = clock() - state.elapsed
         accum = getattr(cfg, "grad_accum", 1)
         eval_every = getattr(cfg, "eval_every", None)  # steps; None: evaluate once per epoch
         self._t_eval = time.perf_counter()
@@ -172,7 +179,7 @@ class Trainer:
                 optimizer.step()
                 state.step += 1
                 state.tokens += int(metrics.pop("tokens", 0)) * world
-                state.elapsed = time.perf_counter() - t_start
+                state.elapsed = clock() - t_start
                 count += 1
                 totals["loss"] = totals.get("loss", 0.0) + value
                 for k, v in metrics.items():

@@ -36,7 +36,7 @@ def parameter_count(layers: int, hidden: int, ffn: int, vocab: int, positions: i
 
 @dataclasses.dataclass
 class MLMConfig(TrainConfig):
-    """A compact BERT trained with masked-language modelling.
+    """A compact BERT trained with masked-language modelling (or ELECTRA's replaced-token detection).
 
     Masking follows Wettig et al. 2023: ``m_pred`` is the fraction of tokens the loss is computed on,
     ``m_corr`` the fraction whose input is corrupted. With ``m_corr <= m_pred`` every corrupted token is
@@ -56,6 +56,9 @@ class MLMConfig(TrainConfig):
     max_positions: int = param(512, "position embeddings (longest sequence the model can read)", min=8)
     dropout: float = param(0.0, "dropout in the encoder during pre-training (0: none, as in short-budget "
                                 "recipes); exported models use 0.1 for fine-tuning", min=0.0, max=0.9)
+    objective: str = param("mlm", "mlm (masked-LM) or electra (replaced-token detection: a small generator "
+                                  "fills the masked positions, the model learns which tokens were replaced)",
+                           choices=("mlm", "electra"))
     m_corr: float = param(0.15, "m_corr: fraction of tokens whose input is corrupted", min=0.0, max=1.0)
     m_pred: float = param(0.15, "m_pred: fraction of tokens the loss predicts", min=0.01, max=1.0)
     replace_rule: bool = param(True, "the 80-10-10 rule for corrupted tokens (off: all become [MASK])")
@@ -77,6 +80,9 @@ class MLMConfig(TrainConfig):
     patience: int = param(0, "stop after this many evaluations without a lower validation loss (0: never)",
                           min=0)
     grad_clip: float | None = param(1.0, "clip the gradient norm to this value", min=0.0)
+    electra_generator: float = param(0.25, "ELECTRA generator width as a fraction of H (paper: 1/4 to 1/2)",
+                                     min=0.05, max=1.0)
+    electra_weight: float = param(50.0, "lambda: weight of the replaced-token loss (ELECTRA paper: 50)", min=0.0)
     eval_sequences: int = param(256, "validation sequences for the MLM loss (scored at 15% masking whatever "
                                      "the training rates, so runs are comparable)", min=1)
 

@@ -123,6 +123,8 @@ class MaskedLM:
         state = Trainer(c, callbacks=callbacks, nan_advice=_NAN_ADVICE).fit(
             learner, checkpoint_dir=checkpoint_dir, resume=resume)
         self.model_ = model.cpu().eval()
+        if learner.electra:  # the replaced-token head, exported with the discriminator
+            self.discriminator_head_ = learner.model.discriminator_predictions.cpu().eval()
         self.tokenizer_ = corpus.tokenizer
         self.special_ = corpus.special
         self.history_ = state.history
@@ -188,9 +190,10 @@ class MaskedLM:
 
         self._check_fitted()
         m, t = self.model_, getattr(self, "training_", {})
+        head = getattr(self, "discriminator_head_", None)
         with atomic_folder(path, KIND, overwrite=overwrite) as tmp:
-            write_json(tmp / "config.json", hf_config(m, pad_token_id=self.special_.pad))
-            save_file(export_state_dict(m), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            write_json(tmp / "config.json", hf_config(m, pad_token_id=self.special_.pad, electra=head is not None))
+            save_file(export_state_dict(m, head), str(tmp / "model.safetensors"), metadata={"format": "pt"})
             save_hf_tokenizer(self.tokenizer_, tmp, model_max_length=m.sizes["positions"])
             write_json(tmp / "shoestring_config.json", {"model_type": "compact-bert", "config": self.config.to_dict(),
                                                         "init_from": None if self.init_from is None
@@ -199,15 +202,20 @@ class MaskedLM:
                                                     "data": getattr(self, "data_", {})})
             s = m.sizes
             c = self.config
+            objective = ("ELECTRA replaced-token detection (the discriminator; generator width "
+                         f"{c.electra_generator} H, lambda = {c.electra_weight}), masking"
+                         if head is not None else "masked-LM with")
             (tmp / "README.md").write_text(model_card(
-                "Compact BERT pre-trained with masked-LM",
+                "Compact BERT pre-trained with " + ("ELECTRA" if head is not None else "masked-LM"),
                 f"A BERT encoder with L = {s['layers']} layers, H = {s['hidden']}, {s['heads']} heads, FFN "
                 f"{s['ffn']} and a {s['vocab']}-row vocabulary ({m.num_parameters():,} parameters), pre-trained "
-                f"with shoestring ({t.get('origin', '')}): masked-LM with m_corr = {c.m_corr}, m_pred = "
+                f"with shoestring ({t.get('origin', '')}): {objective} m_corr = {c.m_corr}, m_pred = "
                 f"{c.m_pred}, {c.masking} masking, sequences of {c.seq_len} tokens.",
-                usage="```python\nfrom transformers import AutoModelForMaskedLM, AutoTokenizer, AutoModel\n"
-                      "tok = AutoTokenizer.from_pretrained('.')\nmlm = AutoModelForMaskedLM.from_pretrained('.')\n"
-                      "```\n\nor with shoestring: `MaskedLM.from_pretrained('.').transform(texts)`",
+                usage="```python\nfrom transformers import AutoModel, AutoTokenizer\n"
+                      "tok = AutoTokenizer.from_pretrained('.')\nmodel = AutoModel.from_pretrained('.')\n```\n\n"
+                      + ("`AutoModelForPreTraining` gives the replaced-token head." if head is not None else
+                         "`AutoModelForMaskedLM` gives the masked-LM head.")
+                      + "\n\nor with shoestring: `MaskedLM.from_pretrained('.').transform(texts)`",
                 data=getattr(self, "data_", None),
                 metrics={k.replace("_", " "): v for k, v in t.items()}, settings=c.to_dict()), encoding="utf-8")
         return Path(path)
@@ -222,11 +230,13 @@ class MaskedLM:
 
         path = Path(path)
         if (path / "manifest.json").exists():
-            read_manifest(path, KIND)
+            read_manifest(path, (KIND, "bert-classifier"))  # a fine-tuned classifier's encoder reads too
         sc = path / "shoestring_config.json"
         config = MLMConfig()
         if sc.exists():
-            config = MLMConfig.from_dict(json.loads(sc.read_text(encoding="utf-8"))["config"], source=str(sc))
+            meta = json.loads(sc.read_text(encoding="utf-8"))
+            if meta.get("model_type") == "compact-bert":
+                config = MLMConfig.from_dict(meta["config"], source=str(sc))
         hf = read_hf_config(path)
         self = cls(config)
         model = CompactBert(hf["vocab"], hf["layers"], hf["hidden"], hf["heads"], hf["ffn"], hf["positions"])

@@ -14,14 +14,17 @@ from pathlib import Path
 
 from shoestring.errors import ArtifactError, InputError
 
-SUPPORTED = ("bert",)
+SUPPORTED = ("bert", "electra")
 
 
-def hf_config(model, *, pad_token_id: int = 0) -> dict:
-    """``config.json`` for ``transformers.BertConfig`` describing ``model``."""
+def hf_config(model, *, pad_token_id: int = 0, electra: bool = False) -> dict:
+    """``config.json`` for ``transformers.BertConfig`` describing ``model`` (``ElectraConfig`` for an ELECTRA
+    discriminator)."""
     s = model.sizes
+    kind = {"architectures": ["ElectraForPreTraining"], "model_type": "electra", "embedding_size": s["hidden"]} \
+        if electra else {"architectures": ["BertForMaskedLM"], "model_type": "bert"}
     return {
-        "architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": s["vocab"],
+        **kind, "vocab_size": s["vocab"],
         "hidden_size": s["hidden"], "num_hidden_layers": s["layers"], "num_attention_heads": s["heads"],
         "intermediate_size": s["ffn"], "hidden_act": "gelu", "max_position_embeddings": s["positions"],
         "type_vocab_size": 2, "layer_norm_eps": 1e-12, "initializer_range": 0.02,
@@ -44,6 +47,9 @@ def read_hf_config(folder: Path) -> dict:
                          f"shoestring continues pre-training of {', '.join(SUPPORTED)} checkpoints", path=path,
                          hint="use a BERT-family checkpoint (BertModel / BertForMaskedLM), or train from scratch "
                               "with --preset")
+    if kind == "electra" and cfg.get("embedding_size", cfg["hidden_size"]) != cfg["hidden_size"]:
+        raise InputError(f"an ELECTRA checkpoint with embedding_size {cfg['embedding_size']} != hidden_size "
+                         f"{cfg['hidden_size']} (a projected embedding) is not supported", path=path)
     if cfg.get("hidden_act", "gelu") != "gelu" or cfg.get("position_embedding_type", "absolute") != "absolute":
         raise InputError(f"hidden_act {cfg.get('hidden_act')!r} / position_embedding_type "
                          f"{cfg.get('position_embedding_type')!r}: only gelu with absolute positions is supported",
@@ -53,9 +59,18 @@ def read_hf_config(folder: Path) -> dict:
             "positions": cfg["max_position_embeddings"], "pad_token_id": cfg.get("pad_token_id", 0)}
 
 
-def export_state_dict(model) -> dict:
-    """Tensors for ``model.safetensors`` under Hugging Face's names (contiguous, no shared storage)."""
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+def export_state_dict(model, discriminator_head=None) -> dict:
+    """Tensors for ``model.safetensors`` under Hugging Face's names (contiguous, no shared storage). With an
+    ELECTRA ``discriminator_head``: ``ElectraForPreTraining``'s names (``electra.`` for ``bert.``, no MLM head
+    or pooler)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if discriminator_head is None:
+        return state
+    out = {"electra." + k[len("bert."):]: v for k, v in state.items()
+           if k.startswith("bert.") and not k.startswith("bert.pooler.")}
+    for k, v in discriminator_head.state_dict().items():
+        out["discriminator_predictions." + k] = v.detach().cpu().contiguous()
+    return out
 
 
 def load_hf_weights(model, folder: Path) -> dict:
@@ -75,6 +90,10 @@ def load_hf_weights(model, folder: Path) -> dict:
     own = model.state_dict()
     renamed = {}
     for k, v in state.items():
+        if k.startswith(("discriminator_predictions.", "generator")):
+            continue  # an ELECTRA checkpoint's heads: the encoder is what continues
+        if k.startswith("electra."):
+            k = "bert." + k[len("electra."):]
         key = k if k.startswith(("bert.", "cls.")) else "bert." + k
         if key.endswith("position_ids") or key == "cls.predictions.decoder.weight":
             continue

@@ -12,6 +12,7 @@ documents at a fixed 15% masking, so runs with different training rates compare 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from shoestring.learners.mlm.config import MLMConfig
 from shoestring.learners.mlm.masking import Masked, mask_tokens
@@ -25,10 +26,17 @@ class MLMLearner:
     monitor, mode = "valid_loss", "min"
 
     def __init__(self, model: CompactBert, corpus, config: MLMConfig):
-        self.model = model
+        self.encoder = model
         self.config = config
         # the [CLS] pooler gets no masked-LM gradient; frozen, so DDP does not wait for its gradients
         model.bert.pooler.requires_grad_(False)
+        self.electra = config.objective == "electra"
+        if self.electra:
+            from shoestring.learners.mlm.electra import ElectraPretrainer
+
+            self.model = ElectraPretrainer(model, config.electra_generator, config.electra_weight)
+        else:
+            self.model = model
         sp = corpus.special
         self.mask_id = sp.mask
         self.vocab_size = corpus.vocab_size
@@ -64,6 +72,8 @@ class MLMLearner:
 
     def _masked(self, ids, rng, m_corr, m_pred, replace_rule=True):
         c = self.config
+        if self.electra:  # the generator reads [MASK] at every predicted position
+            m_corr, replace_rule = m_pred, False
         return mask_tokens(ids, special=self.special, m_corr=m_corr, m_pred=m_pred, mask_id=self.mask_id,
                            vocab_size=self.vocab_size, rng=rng, replace_rule=replace_rule, unit=c.masking,
                            word_start=self.word_start, span_mean=c.span_mean)
@@ -91,10 +101,13 @@ class MLMLearner:
     def loss(self, model, batch, state):
         ids, positions, segments, indices = batch
         masked = self._mask_rows(ids, indices)
+        t = self._tensors(ids, positions, segments, masked)
+        if self.electra:
+            loss = model(**t, original=torch.from_numpy(ids).to(t["ids"].device))
+            return loss, {"tokens": ids.size, **self.model.last}
         # sum over predicted tokens / (sequences x expected predictions per sequence): about the mean
         # cross-entropy, and exactly additive over micro-batches and processes
-        loss = model(**self._tensors(ids, positions, segments, masked),
-                     normalizer=len(ids) * max(1.0, self.config.m_pred * ids.shape[1]))
+        loss = model(**t, normalizer=len(ids) * max(1.0, self.config.m_pred * ids.shape[1]))
         return loss, {"tokens": ids.size}
 
     def evaluate(self, state) -> dict:
@@ -104,6 +117,8 @@ class MLMLearner:
         n = min(len(self.valid), self.config.eval_sequences)
         if n == 0:
             return {}
+        if self.electra:
+            return self._evaluate_electra(n)
         total, correct, count = 0.0, 0, 0
         rng = np.random.default_rng(_EVAL_SEED)
         for start in range(0, n, 64):
@@ -116,3 +131,25 @@ class MLMLearner:
             correct += int((logits.argmax(-1) == t["targets"]).sum())
             count += len(masked.targets)
         return {"valid_loss": total / max(count, 1), "valid_accuracy": correct / max(count, 1)}
+
+    def _evaluate_electra(self, n: int) -> dict:
+        """ELECTRA's objective on validation sequences (fixed masks; the generator's samples are drawn from a
+        fixed torch seed so the global random state of training is left alone)."""
+        import torch
+
+        c = self.config
+        rng = np.random.default_rng(_EVAL_SEED)
+        sums = {"valid_loss": 0.0, "valid_generator_loss": 0.0, "valid_discriminator_loss": 0.0}
+        batches = 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_EVAL_SEED)
+            for start in range(0, n, 64):
+                ids, positions, segments = self.valid.batch(np.arange(start, min(n, start + 64)))
+                masked = self._masked(ids, rng, c.m_pred, c.m_pred)
+                t = self._tensors(ids, positions, segments, masked)
+                loss = self.model(**t, original=torch.from_numpy(ids).to(t["ids"].device))
+                sums["valid_loss"] += float(loss)
+                sums["valid_generator_loss"] += self.model.last["generator_loss"]
+                sums["valid_discriminator_loss"] += self.model.last["discriminator_loss"]
+                batches += 1
+        return {k: v / batches for k, v in sums.items()}

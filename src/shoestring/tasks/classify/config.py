@@ -32,3 +32,19 @@ class ClassifierConfig(TrainConfig):
     batch_size: int = param(32, "examples per optimizer step", min=1)
     max_epochs: int = param(100, "at most this many epochs", min=1)
     patience: int = param(15, "stop after this many epochs without a better dev score", min=0)
+
+
+@dataclasses.dataclass
+class FineTuneConfig(TrainConfig):
+    """Fine-tuning settings (``shoestring train finetune``)."""
+
+    lr: float = param(1e-4, "peak AdamW learning rate (miniature BERTs: 1e-4 to 3e-5)", min=0.0)
+    batch_size: int = param(16, "examples per optimizer step", min=1)
+    max_epochs: int = param(20, "at most this many epochs", min=1)
+    patience: int = param(5, "stop after this many epochs without a better dev accuracy", min=0)
+    warmup: float = param(0.1, "fraction of training spent warming the learning rate up", min=0.0, max=1.0)
+    weight_decay: float = param(0.01, "AdamW weight decay", min=0.0)
+    dropout: float = param(0.1, "dropout before the output layer", min=0.0, max=0.9)
+    max_length: int = param(128, "truncate texts to this many tokens ([CLS] and [SEP] included)", min=4)
+    dev_fraction: float = param(0.1, "share of the labelled examples held out for early stopping when no dev set "
+                                     "is given", min=0.0, max=0.5)

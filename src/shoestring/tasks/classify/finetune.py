@@ -1,0 +1,275 @@
+"""``BertClassifier``: full fine-tuning of a compact BERT (from ``shoestring pretrain mlm``, or any BERT-family
+checkpoint) for classification, exported as a Hugging Face ``BertForSequenceClassification`` folder.
+
+The network is exactly Hugging Face's: the [CLS] state through the pooler (dense + tanh), dropout, one linear
+layer. Every weight is trained (AdamW with warm-up and linear decay, Turc et al.'s recipe for miniature
+BERTs: learning rate around 1e-4, small batches, a few epochs), with early stopping on a dev split.
+
+Example::
+
+    from shoestring.tasks.classify.finetune import BertClassifier
+    clf = BertClassifier(mlm="models/news-mini", random_state=0).fit(texts, labels)
+    clf.predict(["Stocks fell as oil rose"])
+    clf.save_pretrained("models/news-mini-classifier")
+    # transformers.AutoModelForSequenceClassification.from_pretrained("models/news-mini-classifier")
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
+from shoestring.errors import ArtifactError, InputError
+from shoestring.tasks.classify.config import FineTuneConfig
+from shoestring.training.loop import Trainer
+
+KIND = "bert-classifier"
+
+
+class _Net:
+    """Builds the torch module lazily (torch is imported only when fitting or loading)."""
+
+    @staticmethod
+    def build(encoder, n_classes: int, dropout: float):
+        import torch
+        from torch import nn
+
+        class BertForSequenceClassification(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bert = encoder.bert  # embeddings, encoder, pooler: Hugging Face's names
+                self.bert.requires_grad_(True)  # the pooler was frozen during masked-LM pre-training
+                self.dropout = nn.Dropout(dropout)
+                self.classifier = nn.Linear(encoder.sizes["hidden"], n_classes)
+                nn.init.normal_(self.classifier.weight, std=0.02)
+                nn.init.zeros_(self.classifier.bias)
+                self.sizes = encoder.sizes
+                self._encoder = [encoder]  # not a submodule: its MLM head is not part of this network
+
+            def forward(self, ids, pad, labels=None):
+                h = self._encoder[0].encode(ids, pad=pad)
+                logits = self.classifier(self.dropout(self.bert.pooler(h)))
+                if labels is None:
+                    return logits
+                return torch.nn.functional.cross_entropy(logits, labels)
+
+        return BertForSequenceClassification()
+
+
+def _pad(rows, pad_id):
+    import torch
+
+    T = max(len(r) for r in rows)
+    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.as_tensor(r)
+    return ids, ids == pad_id
+
+
+class _Learner:
+    monitor, mode = "dev_accuracy", "max"
+
+    def __init__(self, net, rows, y, dev, config, pad_id):
+        self.model, self.rows, self.y, self.dev, self.config, self.pad_id = net, rows, y, dev, config, pad_id
+        self.n_examples = len(rows)
+        if dev is None:
+            self.monitor, self.mode = "train_eval_loss", "min"
+
+    def optimizer(self, params):
+        import torch
+
+        from shoestring.learners.mlm.model import param_groups
+
+        return torch.optim.AdamW(param_groups(self.model, self.config.weight_decay), lr=self.config.lr)
+
+    def on_step_start(self, state, optimizer):
+        from shoestring.learners.mlm.model import lr_factor
+
+        for g in optimizer.param_groups:
+            g["lr"] = self.config.lr * lr_factor(state.progress, self.config.warmup, "linear")
+
+    def batch(self, idx):
+        import torch
+
+        ids, pad = _pad([self.rows[i] for i in idx], self.pad_id)
+        return ids, pad, torch.as_tensor(self.y[idx])
+
+    def loss(self, model, batch, state):
+        ids, pad, y = batch
+        return model(ids, pad, y), {}
+
+    def evaluate(self, state):
+        import torch
+
+        rows, y = (self.dev[0], self.dev[1]) if self.dev is not None else (self.rows, self.y)
+        logits = _logits(self.model, rows, self.pad_id)
+        if self.dev is None:
+            return {"train_eval_loss": float(torch.nn.functional.cross_entropy(torch.from_numpy(logits),
+                                                                              torch.as_tensor(y)))}
+        return {"dev_accuracy": float((logits.argmax(1) == y).mean())}
+
+
+def _logits(net, rows, pad_id, batch_size: int = 64) -> np.ndarray:
+    import torch
+
+    order = np.argsort([len(r) for r in rows])
+    out = np.zeros((len(rows), net.classifier.out_features), np.float32)
+    with torch.inference_mode():
+        for s in range(0, len(rows), batch_size):
+            chunk = order[s:s + batch_size]
+            ids, pad = _pad([rows[i] for i in chunk], pad_id)
+            out[chunk] = net(ids, pad).numpy()
+    return out
+
+
+class BertClassifier:
+    """Fine-tune a compact BERT for classification. ``mlm``: a :class:`MaskedLM` or a model folder."""
+
+    def __init__(self, config: FineTuneConfig | None = None, *, mlm=None, **params):
+        if "random_state" in params:
+            params["seed"] = params.pop("random_state")
+        base = config or FineTuneConfig()
+        self.config = base.replace(**params) if params else base.validate()
+        self.mlm = mlm
+
+    def _lm(self):
+        from shoestring.learners.mlm.estimator import MaskedLM
+
+        if self.mlm is None:
+            raise InputError("BertClassifier needs mlm=: a model folder from `shoestring pretrain mlm` or a BERT "
+                             "checkpoint")
+        return MaskedLM.from_pretrained(self.mlm) if isinstance(self.mlm, (str, Path)) else self.mlm
+
+    def _rows(self, texts):
+        return self.lm_._encode_texts(list(texts), self.config.max_length)
+
+    def fit(self, texts, labels, *, dev_texts=None, dev_labels=None, callbacks=None) -> "BertClassifier":
+        import torch
+
+        from shoestring.tasks.classify.estimator import TextClassifier, _stratified_holdout
+
+        texts, labels = list(texts), [None if y is None else str(y) for y in labels]
+        TextClassifier._check_labels(texts, labels)
+        if not texts:
+            raise InputError("no training examples")
+        c = self.config
+        rng = np.random.default_rng(c.seed)
+        if dev_texts is None and c.dev_fraction > 0 and len(texts) >= 10:
+            dev_idx = _stratified_holdout(labels, c.dev_fraction, rng)
+            keep = np.setdiff1d(np.arange(len(texts)), dev_idx)
+            dev_texts, dev_labels = [texts[i] for i in dev_idx], [labels[i] for i in dev_idx]
+            texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+        self.classes_ = sorted(set(labels))
+        index = {y: i for i, y in enumerate(self.classes_)}
+        if dev_labels is not None:
+            dev_labels = [str(y) for y in dev_labels]
+            unseen = sorted(set(dev_labels) - set(self.classes_))
+            if unseen:
+                raise InputError(f"dev labels never seen in training: {', '.join(unseen[:5])}")
+        self.lm_ = self._lm()
+        torch.manual_seed(c.seed)
+        encoder = copy.deepcopy(self.lm_.model_).train()  # the pre-trained model itself stays as it was
+        self.model_ = _Net.build(encoder, len(self.classes_), c.dropout)
+        dev = None
+        if dev_texts:
+            dev = (self._rows(dev_texts), np.asarray([index[v] for v in dev_labels]))
+        learner = _Learner(self.model_, self._rows(texts), np.asarray([index[v] for v in labels]), dev, c,
+                           self.lm_.special_.pad)
+        t0 = time.time()
+        state = Trainer(c, callbacks=callbacks, nan_advice="lower --lr (3e-5)").fit(learner)
+        self.model_.eval()
+        self.history_ = state.history
+        self.training_ = {"stop_reason": state.stop_reason, "epochs": state.epoch, "best_epoch": state.best_epoch,
+                          "seconds": round(time.time() - t0, 2), "train_examples": len(texts),
+                          "dev_examples": 0 if dev is None else len(dev[1]), "best_" + learner.monitor: state.best}
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise ArtifactError("this classifier is not fitted yet: call fit() or from_pretrained()")
+
+    def predict_proba(self, texts) -> np.ndarray:
+        import torch
+
+        self._check_fitted()
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
+        return torch.softmax(torch.from_numpy(_logits(self.model_, self._rows(texts), self.lm_.special_.pad)),
+                             -1).numpy()
+
+    def predict(self, texts) -> list[str]:
+        return [self.classes_[i] for i in self.predict_proba(texts).argmax(1)]
+
+    def evaluate(self, texts, labels, *, unseen: str = "error") -> dict:
+        from shoestring.evaluation.metrics import classification_metrics
+
+        labels = [str(y) for y in labels]
+        new = sorted(set(labels) - set(self.classes_))
+        if new and unseen == "error":
+            raise InputError(f"label {new[0]!r} (row {labels.index(new[0]) + 1}) was never seen in training",
+                             hint="drop those rows, or pass --unseen-labels count to score them as errors")
+        return classification_metrics(labels, self.predict(texts), self.classes_ + new)
+
+    # ------------------------------------------------------------------ saving
+    def save_pretrained(self, path, *, overwrite: bool = False, metrics: dict | None = None) -> Path:
+        """A ``BertForSequenceClassification`` folder (loads in ``transformers``) plus shoestring's files."""
+        from safetensors.torch import save_file
+
+        from shoestring.data.tokens import save_hf_tokenizer
+        from shoestring.learners.mlm.export import hf_config
+
+        self._check_fitted()
+        state = {k: v.detach().contiguous() for k, v in self.model_.state_dict().items()}
+        cfg = hf_config(self.lm_.model_, pad_token_id=self.lm_.special_.pad)
+        cfg.update(architectures=["BertForSequenceClassification"], classifier_dropout=self.config.dropout,
+                   id2label={str(i): y for i, y in enumerate(self.classes_)},
+                   label2id={y: i for i, y in enumerate(self.classes_)}, problem_type="single_label_classification")
+        with atomic_folder(path, KIND, overwrite=overwrite) as tmp:
+            write_json(tmp / "config.json", cfg)
+            save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            save_hf_tokenizer(self.lm_.tokenizer_, tmp, model_max_length=self.lm_.model_.sizes["positions"])
+            write_json(tmp / "shoestring_config.json", {"model_type": KIND, "config": self.config.to_dict(),
+                                                        "classes": self.classes_})
+            write_json(tmp / "training_log.json", {"history": self.history_, "training": self.training_})
+            if metrics:
+                write_json(tmp / "metrics.json", metrics)
+            s = self.lm_.model_.sizes
+            (tmp / "README.md").write_text(model_card(
+                "Fine-tuned compact BERT classifier",
+                f"A BERT (L = {s['layers']}, H = {s['hidden']}) fine-tuned with shoestring on "
+                f"{self.training_.get('train_examples')} labelled examples. Classes: "
+                f"{', '.join(self.classes_[:30])}{' ...' if len(self.classes_) > 30 else ''}.",
+                usage="```python\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
+                      "model = AutoModelForSequenceClassification.from_pretrained('.')\n```\n\nor "
+                      "`shoestring predict . texts.jsonl -o predictions.jsonl`",
+                metrics={k: v for k, v in (metrics or self.training_).items() if not isinstance(v, (dict, list))},
+                settings=self.config.to_dict()), encoding="utf-8")
+        return Path(path)
+
+    @classmethod
+    def from_pretrained(cls, path) -> "BertClassifier":
+        from safetensors.torch import load_file
+
+        from shoestring.learners.mlm.estimator import MaskedLM
+
+        path = Path(path)
+        read_manifest(path, KIND)
+        meta = json.loads((path / "shoestring_config.json").read_text(encoding="utf-8"))
+        self = cls(FineTuneConfig.from_dict(meta["config"]))
+        self.classes_ = meta["classes"]
+        self.lm_ = MaskedLM.from_pretrained(path)  # the encoder's weights and the tokenizer
+        self.model_ = _Net.build(self.lm_.model_, len(self.classes_), self.config.dropout)
+        try:
+            self.model_.load_state_dict(load_file(str(path / "model.safetensors")))
+        except RuntimeError as e:
+            raise ArtifactError(f"model.safetensors does not fit config.json: {str(e)[:300]}", path=path) from None
+        self.model_.eval()
+        log = json.loads((path / "training_log.json").read_text(encoding="utf-8"))
+        self.history_, self.training_ = log["history"], log["training"]
+        return self
