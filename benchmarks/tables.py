@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
+
 
 ORDER = ["vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "glove_lr",
          "minilm_lr"]

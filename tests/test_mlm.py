@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from shoestring.data.config import TokensConfig
-from shoestring.data.tokens import TokenCorpus, prepare_tokens
+from shoestring.data.tokens import prepare_tokens
 from shoestring.errors import InputError
 from shoestring.learners.mlm.config import PRESETS, MLMConfig, parameter_count
 from shoestring.learners.mlm.estimator import MaskedLM
@@ -207,6 +207,27 @@ def test_same_seed_same_run_and_resume_equals_uninterrupted(tmp_path):
         MaskedLM(seed=3, **kw).fit(corpus, checkpoint_dir=tmp_path / "ck", callbacks=[Interrupt()])
     c = MaskedLM(seed=3, **kw).fit(corpus, checkpoint_dir=tmp_path / "ck", resume=True)
     assert c.history_[-1]["train_loss"] == pytest.approx(a.history_[-1]["train_loss"], rel=1e-5)
+
+
+def test_mid_epoch_resume_and_gradient_accumulation_change_nothing(tmp_path):
+    corpus = small_corpus(tmp_path)
+    kw = dict(preset=None, layers=1, hidden=32, heads=2, seq_len=16, batch_size=8, max_epochs=2, eval_every=3,
+              progress=False, seed=5)
+    a = MaskedLM(**kw).fit(corpus)
+
+    class Interrupt(Callback):
+        def on_step_end(self, state, loss):
+            if state.step == 5:  # the last checkpoint is the evaluation at step 3, mid-epoch
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        MaskedLM(**kw).fit(corpus, checkpoint_dir=tmp_path / "ck", callbacks=[Interrupt()])
+    b = MaskedLM(**kw).fit(corpus, checkpoint_dir=tmp_path / "ck", resume=True)
+    assert [h["step"] for h in b.history_] == [h["step"] for h in a.history_]
+    assert b.history_[-1]["valid_loss"] == pytest.approx(a.history_[-1]["valid_loss"], rel=1e-5)
+    # two micro-batches of 4 sum to the same gradient as one batch of 8
+    c = MaskedLM(**kw, grad_accum=2).fit(corpus)
+    assert c.history_[-1]["valid_loss"] == pytest.approx(a.history_[-1]["valid_loss"], rel=1e-4)
 
 
 # ------------------------------------------------------------------------------------------------ presets

@@ -3,8 +3,9 @@
 The package is laid out as the method is used:
 
 - ``shoestring.data``: corpora in (readers, tokenizer, vocabulary, prepared artifacts);
-- ``shoestring.learners``: representation learners (``vampire``: the bag-of-words VAE);
-- ``shoestring.tasks``: uses of representations (``classify``: few-label classification);
+- ``shoestring.learners``: representation learners (``vampire``: the bag-of-words VAE; ``mlm``: compact BERTs
+  with masked-LM or ELECTRA; ``vectors``: PPMI-SVD word vectors);
+- ``shoestring.tasks``: uses of representations (``classify``: few-label classification, BERT fine-tuning);
 - ``shoestring.training``: the one training loop and its callbacks;
 - ``shoestring.evaluation``: NPMI, classification metrics, the HTML report;
 - ``shoestring.bench``: benchmark protocols (few-label classification) and baselines.
@@ -17,6 +18,12 @@ __version__ = "0.1.0"
 _LAZY = {
     "VAMPIRE": "shoestring.learners.vampire.estimator",
     "VampireConfig": "shoestring.learners.vampire.config",
+    "MaskedLM": "shoestring.learners.mlm.estimator",
+    "MLMConfig": "shoestring.learners.mlm.config",
+    "TokenCorpus": "shoestring.data.tokens",
+    "prepare_tokens": "shoestring.data.tokens",
+    "BertClassifier": "shoestring.tasks.classify.finetune",
+    "FineTuneConfig": "shoestring.tasks.classify.config",
     "TextClassifier": "shoestring.tasks.classify.estimator",
     "ClassifierConfig": "shoestring.tasks.classify.config",
     "prepare": "shoestring.data.prepare",

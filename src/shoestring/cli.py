@@ -91,14 +91,12 @@ def cmd_tokenize(a):
           f"{c['skipped_empty']} empty skipped")
 
 
-def cmd_pretrain_vampire(a):
+def _output_and_checkpoint(a) -> tuple[Path, Path]:
+    """The model folder (refused if it exists, unless --overwrite or --resume) and its checkpoint folder
+    beside it (a stale one from an interrupted run is cleared unless --resume)."""
     from shoestring.artifacts import check_writable
-    from shoestring.learners.vampire.config import VampireConfig
-    from shoestring.learners.vampire.estimator import VAMPIRE
     from shoestring.training.loop import Trainer
 
-    base = VampireConfig.from_json(a.config) if a.config else None
-    config = VampireConfig.from_args(a, base)
     out = Path(a.output)
     if not a.resume:
         check_writable(out, a.overwrite)
@@ -106,6 +104,17 @@ def cmd_pretrain_vampire(a):
     if ckpt.exists() and not a.resume:
         log.warning("%s exists from an interrupted run: it is replaced (use --resume to continue it)", ckpt)
         Trainer.clear_checkpoint(ckpt)
+    return out, ckpt
+
+
+def cmd_pretrain_vampire(a):
+    from shoestring.learners.vampire.config import VampireConfig
+    from shoestring.learners.vampire.estimator import VAMPIRE
+    from shoestring.training.loop import Trainer
+
+    base = VampireConfig.from_json(a.config) if a.config else None
+    config = VampireConfig.from_args(a, base)
+    out, ckpt = _output_and_checkpoint(a)
     from shoestring.training.distributed import world
 
     vae = VAMPIRE(config).fit(a.data, checkpoint_dir=ckpt, resume=a.resume)
@@ -119,20 +128,13 @@ def cmd_pretrain_vampire(a):
 
 
 def cmd_pretrain_mlm(a):
-    from shoestring.artifacts import check_writable
     from shoestring.learners.mlm.config import MLMConfig
     from shoestring.learners.mlm.estimator import MaskedLM
     from shoestring.training.distributed import world
     from shoestring.training.loop import Trainer
 
     config = MLMConfig.from_args(a, MLMConfig.from_json(a.config) if a.config else None)
-    out = Path(a.output)
-    if not a.resume:
-        check_writable(out, a.overwrite)
-    ckpt = out.parent / f"{out.name}.checkpoint"
-    if ckpt.exists() and not a.resume:
-        log.warning("%s exists from an interrupted run: it is replaced (use --resume to continue it)", ckpt)
-        Trainer.clear_checkpoint(ckpt)
+    out, ckpt = _output_and_checkpoint(a)
     lm = MaskedLM(config, init_from=a.init_from).fit(a.data, checkpoint_dir=ckpt, resume=a.resume)
     if world()[0] == 0:
         lm.save_pretrained(out, overwrite=a.overwrite or a.resume)
@@ -219,8 +221,6 @@ def cmd_report(a):
 
 def cmd_embed(a):
     import time
-
-    import numpy as np
 
     from shoestring.data.readers import read_documents
 
@@ -325,6 +325,11 @@ def cmd_train_classifier(a):
         unlabeled = [d.text for d in read_documents(a.unlabeled, progress="reading unlabeled", **_read_kw(a))]
     clf = TextClassifier(config, vampire=a.vampire, word_vectors=a.word_vectors)
     clf.fit(texts, labels, dev_texts=dev_texts, dev_labels=dev_labels, unlabeled=unlabeled)
+    _save_classifier(clf, a, dev_texts, dev_labels)
+
+
+def _save_classifier(clf, a, dev_texts, dev_labels) -> None:
+    """Score on the dev files (if any), save with those metrics, print the one-line summary."""
     metrics = None
     if dev_texts is not None:
         m = clf.evaluate(dev_texts, dev_labels, unseen="count")
@@ -361,15 +366,7 @@ def cmd_train_finetune(a):
     if a.dev:
         dev_texts, dev_labels = _read_labelled(a.dev, a, "dev", require_labels=True)
     clf = BertClassifier(config, mlm=a.mlm).fit(texts, labels, dev_texts=dev_texts, dev_labels=dev_labels)
-    metrics = None
-    if dev_texts is not None:
-        m = clf.evaluate(dev_texts, dev_labels, unseen="count")
-        metrics = {"dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_examples": m["n"]}
-    clf.save_pretrained(a.output, overwrite=a.overwrite, metrics=metrics)
-    t = clf.training_
-    extra = f"; dev accuracy {metrics['dev_accuracy']:.4f}, macro-F1 {metrics['dev_macro_f1']:.4f}" if metrics else ""
-    print(f"{a.output}: {len(clf.classes_)} classes, {t['train_examples']} training examples, best epoch "
-          f"{t['best_epoch']} of {t['epochs']} ({t['stop_reason']}){extra}")
+    _save_classifier(clf, a, dev_texts, dev_labels)
 
 
 def cmd_predict(a):

@@ -100,7 +100,57 @@ def _predict_logits(model, tokens, bow, y=None, batch_size: int = 256):
     return loss, logits.numpy()
 
 
-class TextClassifier:
+class LabelPredictor:
+    """``predict`` and ``evaluate`` for any classifier with ``predict_proba`` and ``classes_``."""
+
+    @staticmethod
+    def _check_labels(texts, labels, what="training"):
+        if len(texts) != len(labels):
+            raise InputError(f"{len(texts)} {what} texts but {len(labels)} labels")
+        missing = [i for i, y in enumerate(labels) if y is None or (isinstance(y, float) and np.isnan(y))]
+        if missing:
+            raise InputError(f"{len(missing)} of {len(labels)} {what} examples have no label (first: row "
+                             f"{missing[0] + 1})", hint="remove unlabelled rows or give them a label")
+
+    def _train(self, learner, callbacks, nan_advice: str, n_dev: int):
+        """Run the training loop on ``learner`` (whose model is ``self.model_``) and record the run."""
+        t0 = time.time()
+        state = Trainer(self.config, callbacks=callbacks, nan_advice=nan_advice).fit(learner)
+        self.model_.eval()
+        self.history_ = state.history
+        self.training_ = {"stop_reason": state.stop_reason, "epochs": state.epoch, "best_epoch": state.best_epoch,
+                          "seconds": round(time.time() - t0, 2), "train_examples": learner.n_examples,
+                          "dev_examples": n_dev, "best_" + learner.monitor: state.best}
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise ArtifactError("this classifier is not fitted yet: call fit() or from_pretrained()")
+
+    def predict(self, texts) -> list[str]:
+        p = self.predict_proba(texts)
+        return [self.classes_[i] for i in p.argmax(1)]
+
+    def evaluate(self, texts, labels, *, unseen: str = "error") -> dict:
+        """Accuracy, macro-F1, per-class report and confusion matrix on labelled ``texts``.
+
+        ``unseen``: what to do with labels the classifier never saw in training: ``"error"`` (default) or
+        ``"count"`` (score them as errors)."""
+        from shoestring.evaluation.metrics import classification_metrics
+
+        labels = [None if y is None else str(y) for y in labels]
+        self._check_labels(list(texts), labels, "evaluation")
+        new = sorted(set(labels) - set(self.classes_))
+        if new and unseen == "error":
+            first = labels.index(new[0])
+            raise InputError(f"label {new[0]!r} (row {first + 1}) was never seen in training"
+                             + (f", nor {len(new) - 1} other label(s)" if len(new) > 1 else ""),
+                             hint="drop those rows, or pass --unseen-labels count to score them as errors")
+        pred = self.predict(texts)
+        return classification_metrics(labels, pred, self.classes_ + new)
+
+
+class TextClassifier(LabelPredictor):
     """A Seq2Vec classifier, optionally with a VAMPIRE representation concatenated (``vampire=``).
 
     Parameters are :class:`ClassifierConfig`'s fields; ``random_state`` is an alias of ``seed``.
@@ -146,15 +196,6 @@ class TextClassifier:
     def _bow(self, texts):
         return None if self.vampire_ is None else self.vampire_.vectorize(texts).astype(np.float32)
 
-    @staticmethod
-    def _check_labels(texts, labels, what="training"):
-        if len(texts) != len(labels):
-            raise InputError(f"{len(texts)} {what} texts but {len(labels)} labels")
-        missing = [i for i, y in enumerate(labels) if y is None or (isinstance(y, float) and np.isnan(y))]
-        if missing:
-            raise InputError(f"{len(missing)} of {len(labels)} {what} examples have no label (first: row "
-                             f"{missing[0] + 1})", hint="remove unlabelled rows or give them a label")
-
     # ------------------------------------------------------------------ training
     def fit(self, texts, labels, *, dev_texts=None, dev_labels=None, unlabeled=None, callbacks=None):
         import torch
@@ -162,25 +203,10 @@ class TextClassifier:
         from shoestring.learners.vampire.estimator import _seed_everything
         from shoestring.tasks.classify.model import ClassifierNet
 
-        texts, labels = list(texts), [None if y is None else str(y) for y in labels]
-        self._check_labels(texts, labels)
-        if not texts:
-            raise InputError("no training examples")
         c = self.config
         rng = np.random.default_rng(c.seed)
-        if dev_texts is None and c.dev_fraction > 0 and len(texts) >= 10:
-            dev_idx = _stratified_holdout(labels, c.dev_fraction, rng)
-            keep = np.setdiff1d(np.arange(len(texts)), dev_idx)
-            dev_texts, dev_labels = [texts[i] for i in dev_idx], [labels[i] for i in dev_idx]
-            texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+        texts, labels, dev_texts, dev_labels = split_dev(texts, labels, dev_texts, dev_labels, c.dev_fraction, rng)
         self.classes_ = sorted(set(labels))
-        if dev_labels is not None:
-            dev_labels = [str(y) for y in dev_labels]
-            self._check_labels(dev_texts, dev_labels, "dev")
-            unseen = sorted(set(dev_labels) - set(self.classes_))
-            if unseen:
-                raise InputError(f"dev labels never seen in training: {', '.join(unseen[:5])}",
-                                 hint="every dev label must occur in the training data")
         self.tokenizer_config_ = WORD_TOKENIZER
         self.vampire_ = self.vampire
         tok = Tokenizer(WORD_TOKENIZER)
@@ -216,20 +242,9 @@ class TextClassifier:
             dev = (self._encode(dev_texts), self._bow(dev_texts), np.asarray([label_index[v] for v in dev_labels]))
         learner = _ClassifierLearner(self.model_, self._encode(texts), self._bow(texts), y, dev, c)
         learner.parameters = lambda: [p for p in self.model_.parameters() if p.requires_grad]
-        t0 = time.time()
-        state = Trainer(c, callbacks=callbacks, nan_advice="lower --lr or add --grad-clip 1.0").fit(learner)
-        self.model_.eval()
-        self.history_ = state.history
-        self.training_ = {"stop_reason": state.stop_reason, "epochs": state.epoch, "best_epoch": state.best_epoch,
-                          "seconds": round(time.time() - t0, 2), "train_examples": len(texts),
-                          "dev_examples": 0 if dev is None else len(dev[2]), "best_" + learner.monitor: state.best}
-        return self
+        return self._train(learner, callbacks, "lower --lr or add --grad-clip 1.0", 0 if dev is None else len(dev[2]))
 
     # ------------------------------------------------------------------ predicting
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise ArtifactError("this classifier is not fitted yet: call fit() or from_pretrained()")
-
     def predict_proba(self, texts) -> np.ndarray:
         import torch
 
@@ -237,28 +252,6 @@ class TextClassifier:
         texts = list(texts)
         _, logits = _predict_logits(self.model_, self._encode(texts), self._bow(texts))
         return torch.softmax(torch.from_numpy(logits), -1).numpy() if len(texts) else np.zeros((0, len(self.classes_)))
-
-    def predict(self, texts) -> list[str]:
-        p = self.predict_proba(texts)
-        return [self.classes_[i] for i in p.argmax(1)]
-
-    def evaluate(self, texts, labels, *, unseen: str = "error") -> dict:
-        """Accuracy, macro-F1, per-class report and confusion matrix on labelled ``texts``.
-
-        ``unseen``: what to do with labels the classifier never saw in training: ``"error"`` (default) or
-        ``"count"`` (score them as errors)."""
-        from shoestring.evaluation.metrics import classification_metrics
-
-        labels = [None if y is None else str(y) for y in labels]
-        self._check_labels(list(texts), labels, "evaluation")
-        new = sorted(set(labels) - set(self.classes_))
-        if new and unseen == "error":
-            first = labels.index(new[0])
-            raise InputError(f"label {new[0]!r} (row {first + 1}) was never seen in training"
-                             + (f", nor {len(new) - 1} other label(s)" if len(new) > 1 else ""),
-                             hint="drop those rows, or pass --unseen-labels count to score them as errors")
-        pred = self.predict(texts)
-        return classification_metrics(labels, pred, self.classes_ + new)
 
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, path, *, overwrite: bool = False, metrics: dict | None = None) -> Path:
@@ -342,6 +335,29 @@ class TextClassifier:
         log = json.loads((path / "training_log.json").read_text(encoding="utf-8"))
         self.history_, self.training_ = log["history"], log["training"]
         return self
+
+
+def split_dev(texts, labels, dev_texts, dev_labels, fraction: float, rng):
+    """Check the labels, and hold out a seeded stratified ``fraction`` as the dev split unless one is given.
+
+    Returns ``(texts, labels, dev_texts, dev_labels)`` (the dev pair may be None)."""
+    texts, labels = list(texts), [None if y is None else str(y) for y in labels]
+    LabelPredictor._check_labels(texts, labels)
+    if not texts:
+        raise InputError("no training examples")
+    if dev_texts is None and fraction > 0 and len(texts) >= 10:
+        dev_idx = _stratified_holdout(labels, fraction, rng)
+        keep = np.setdiff1d(np.arange(len(texts)), dev_idx)
+        dev_texts, dev_labels = [texts[i] for i in dev_idx], [labels[i] for i in dev_idx]
+        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+    if dev_labels is not None:
+        dev_labels = [str(y) for y in dev_labels]
+        LabelPredictor._check_labels(dev_texts, dev_labels, "dev")
+        unseen = sorted(set(dev_labels) - set(labels))
+        if unseen:
+            raise InputError(f"dev labels never seen in training: {', '.join(unseen[:5])}",
+                             hint="every dev label must occur in the training data")
+    return texts, labels, dev_texts, dev_labels
 
 
 def _stratified_holdout(labels, fraction, rng) -> np.ndarray:

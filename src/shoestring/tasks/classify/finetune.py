@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy as np
 from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
 from shoestring.errors import ArtifactError, InputError
 from shoestring.tasks.classify.config import FineTuneConfig
-from shoestring.training.loop import Trainer
+from shoestring.tasks.classify.estimator import LabelPredictor
 
 KIND = "bert-classifier"
 
@@ -127,7 +126,7 @@ def _logits(net, rows, pad_id, batch_size: int = 64) -> np.ndarray:
     return out
 
 
-class BertClassifier:
+class BertClassifier(LabelPredictor):
     """Fine-tune a compact BERT for classification. ``mlm``: a :class:`MaskedLM` or a model folder."""
 
     def __init__(self, config: FineTuneConfig | None = None, *, mlm=None, **params):
@@ -151,26 +150,13 @@ class BertClassifier:
     def fit(self, texts, labels, *, dev_texts=None, dev_labels=None, callbacks=None) -> "BertClassifier":
         import torch
 
-        from shoestring.tasks.classify.estimator import TextClassifier, _stratified_holdout
+        from shoestring.tasks.classify.estimator import split_dev
 
-        texts, labels = list(texts), [None if y is None else str(y) for y in labels]
-        TextClassifier._check_labels(texts, labels)
-        if not texts:
-            raise InputError("no training examples")
         c = self.config
         rng = np.random.default_rng(c.seed)
-        if dev_texts is None and c.dev_fraction > 0 and len(texts) >= 10:
-            dev_idx = _stratified_holdout(labels, c.dev_fraction, rng)
-            keep = np.setdiff1d(np.arange(len(texts)), dev_idx)
-            dev_texts, dev_labels = [texts[i] for i in dev_idx], [labels[i] for i in dev_idx]
-            texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+        texts, labels, dev_texts, dev_labels = split_dev(texts, labels, dev_texts, dev_labels, c.dev_fraction, rng)
         self.classes_ = sorted(set(labels))
         index = {y: i for i, y in enumerate(self.classes_)}
-        if dev_labels is not None:
-            dev_labels = [str(y) for y in dev_labels]
-            unseen = sorted(set(dev_labels) - set(self.classes_))
-            if unseen:
-                raise InputError(f"dev labels never seen in training: {', '.join(unseen[:5])}")
         self.lm_ = self._lm()
         torch.manual_seed(c.seed)
         encoder = copy.deepcopy(self.lm_.model_).train()  # the pre-trained model itself stays as it was
@@ -180,18 +166,7 @@ class BertClassifier:
             dev = (self._rows(dev_texts), np.asarray([index[v] for v in dev_labels]))
         learner = _Learner(self.model_, self._rows(texts), np.asarray([index[v] for v in labels]), dev, c,
                            self.lm_.special_.pad)
-        t0 = time.time()
-        state = Trainer(c, callbacks=callbacks, nan_advice="lower --lr (3e-5)").fit(learner)
-        self.model_.eval()
-        self.history_ = state.history
-        self.training_ = {"stop_reason": state.stop_reason, "epochs": state.epoch, "best_epoch": state.best_epoch,
-                          "seconds": round(time.time() - t0, 2), "train_examples": len(texts),
-                          "dev_examples": 0 if dev is None else len(dev[1]), "best_" + learner.monitor: state.best}
-        return self
-
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise ArtifactError("this classifier is not fitted yet: call fit() or from_pretrained()")
+        return self._train(learner, callbacks, "lower --lr (3e-5)", 0 if dev is None else len(dev[1]))
 
     def predict_proba(self, texts) -> np.ndarray:
         import torch
@@ -202,19 +177,6 @@ class BertClassifier:
             return np.zeros((0, len(self.classes_)))
         return torch.softmax(torch.from_numpy(_logits(self.model_, self._rows(texts), self.lm_.special_.pad)),
                              -1).numpy()
-
-    def predict(self, texts) -> list[str]:
-        return [self.classes_[i] for i in self.predict_proba(texts).argmax(1)]
-
-    def evaluate(self, texts, labels, *, unseen: str = "error") -> dict:
-        from shoestring.evaluation.metrics import classification_metrics
-
-        labels = [str(y) for y in labels]
-        new = sorted(set(labels) - set(self.classes_))
-        if new and unseen == "error":
-            raise InputError(f"label {new[0]!r} (row {labels.index(new[0]) + 1}) was never seen in training",
-                             hint="drop those rows, or pass --unseen-labels count to score them as errors")
-        return classification_metrics(labels, self.predict(texts), self.classes_ + new)
 
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, path, *, overwrite: bool = False, metrics: dict | None = None) -> Path:
