@@ -20,6 +20,7 @@ tokenized with that checkpoint's tokenizer (``shoestring tokenize --tokenizer CH
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from shoestring.learners.mlm.config import MLMConfig
 from shoestring.training.loop import Trainer
 
 KIND = "mlm"
+log = logging.getLogger(__name__)
 
 
 def _round_up(n: int, multiple: int = 64) -> int:
@@ -116,8 +118,10 @@ class MaskedLM:
                              hint="add text or lower --seq-len")
         if learner.n_examples < c.batch_size:
             # a smaller batch than asked: say so, do not fail (tiny corpora are for trying things out)
-            c = self.config = c.replace(batch_size=max(c.grad_accum, learner.n_examples // c.grad_accum
-                                                         * c.grad_accum))
+            small = max(c.grad_accum, learner.n_examples // c.grad_accum * c.grad_accum)
+            log.warning("the corpus packs into %d sequences of %d tokens, fewer than --batch-size %d: using batches "
+                        "of %d", learner.n_examples, c.seq_len, c.batch_size, small)
+            c = self.config = c.replace(batch_size=small)
             learner.config = c
         t0 = time.time()
         state = Trainer(c, callbacks=callbacks, nan_advice=_NAN_ADVICE).fit(

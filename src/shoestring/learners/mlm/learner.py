@@ -26,7 +26,6 @@ class MLMLearner:
     monitor, mode = "valid_loss", "min"
 
     def __init__(self, model: CompactBert, corpus, config: MLMConfig):
-        self.encoder = model
         self.config = config
         # the [CLS] pooler gets no masked-LM gradient; frozen, so DDP does not wait for its gradients
         model.bert.pooler.requires_grad_(False)
@@ -53,8 +52,6 @@ class MLMLearner:
         self._step = 0
 
     def optimizer(self, params):
-        import torch
-
         groups = param_groups(self.model, self.config.weight_decay)
         try:
             return torch.optim.AdamW(groups, lr=self.config.lr, betas=(0.9, 0.98), eps=1e-6, fused=True)
@@ -79,8 +76,6 @@ class MLMLearner:
                            word_start=self.word_start, span_mean=c.span_mean)
 
     def _tensors(self, ids, positions, segments, masked):
-        import torch
-
         dev = next(self.model.parameters()).device
         return dict(ids=torch.from_numpy(masked.inputs).to(dev), positions=torch.from_numpy(positions).to(dev),
                     segments=None if self.config.cross_document else torch.from_numpy(segments).to(dev),
@@ -112,8 +107,6 @@ class MLMLearner:
 
     def evaluate(self, state) -> dict:
         """Masked-LM loss and accuracy on (up to ``eval_sequences``) validation sequences at 15% masking."""
-        import torch
-
         n = min(len(self.valid), self.config.eval_sequences)
         if n == 0:
             return {}
@@ -135,8 +128,6 @@ class MLMLearner:
     def _evaluate_electra(self, n: int) -> dict:
         """ELECTRA's objective on validation sequences (fixed masks; the generator's samples are drawn from a
         fixed torch seed so the global random state of training is left alone)."""
-        import torch
-
         c = self.config
         rng = np.random.default_rng(_EVAL_SEED)
         sums = {"valid_loss": 0.0, "valid_generator_loss": 0.0, "valid_discriminator_loss": 0.0}
