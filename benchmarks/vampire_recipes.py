@@ -37,7 +37,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     from shoestring.bench.baselines import glove_table
-    from shoestring.bench.fewshot import load_split
+    from shoestring.bench.fewshot import draw_labelled, load_split
     from shoestring.data.config import PrepareConfig
     from shoestring.data.prepare import prepare
     from shoestring.evaluation.metrics import classification_metrics
@@ -65,7 +65,7 @@ def main(argv=None):
         for method, wv in (("vampire", None), ("vampire_glove", glove)):
             accs, f1s = [], []
             for seed in a.seeds:
-                idx = np.random.default_rng(seed).choice(len(tr_texts), a.labels, replace=False)
+                idx = draw_labelled(len(tr_texts), a.labels, seed)
                 clf = TextClassifier(vampire=vae, word_vectors=wv, seed=seed, progress=False)
                 clf.fit([tr_texts[i] for i in idx], [tr_labels[i] for i in idx], unlabeled=tr_texts)
                 m = classification_metrics(te_labels, clf.predict(te_texts), sorted(set(tr_labels)))

@@ -34,6 +34,11 @@ from shoestring.errors import InputError
 log = logging.getLogger(__name__)
 
 
+def draw_labelled(n_train: int, n: int, seed: int) -> np.ndarray:
+    """The protocol's labelled rows for (N, seed): ``default_rng(seed).choice(len(train), N, replace=False)``."""
+    return np.random.default_rng(seed).choice(n_train, n, replace=False)
+
+
 def load_split(folder: Path, name: str, cleanup) -> tuple[list[str], list[str | None]] | None:
     path = folder / f"{name}.jsonl.gz"
     if not path.exists():
@@ -127,7 +132,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
     for n in sizes:
         per_method: dict[str, list[dict]] = {m: [] for m in methods}
         for seed in config.seeds:
-            idx = np.random.default_rng(seed).choice(len(tr_texts), n, replace=False)
+            idx = draw_labelled(len(tr_texts), n, seed)
             x = [tr_texts[i] for i in idx]
             y = [tr_labels[i] for i in idx]
             for m in methods:
@@ -184,7 +189,7 @@ def _mlm_features(config, methods, vae, tr_texts, te_texts, sizes) -> dict:
 
     lm = MaskedLM.from_pretrained(config.mlm)
     rows = sorted({int(i) for n in sizes for seed in config.seeds
-                   for i in np.random.default_rng(seed).choice(len(tr_texts), n, replace=False)})
+                   for i in draw_labelled(len(tr_texts), n, seed)})
     t0 = time.time()
     train_f = lm.transform([tr_texts[i] for i in rows])
     test_f = lm.transform(te_texts)

@@ -81,7 +81,7 @@ class ElectraPretrainer(nn.Module):
         corrupted = original.clone()
         corrupted[targets_at] = sampled
         replaced = (corrupted != original).float()
-        hd = self.disc.encode(corrupted, positions, segments)
+        hd = self.disc.bert.encoder(emb(corrupted, positions), mask)  # the generator's mask serves here too
         disc_logits = self.discriminator_predictions(hd)
         disc_loss = F.binary_cross_entropy_with_logits(disc_logits, replaced)
         self.last = {"generator_loss": float(gen_loss.detach()), "discriminator_loss": float(disc_loss.detach()),

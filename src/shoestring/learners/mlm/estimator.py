@@ -162,6 +162,8 @@ class MaskedLM:
         are cut."""
         import torch
 
+        from shoestring.learners.mlm.model import pad_batch
+
         self._check_fitted()
         max_len = max_len or self.config.seq_len
         ids = self._encode_texts(texts, max_len)
@@ -170,11 +172,7 @@ class MaskedLM:
         with torch.inference_mode():
             for s in range(0, len(order), batch_size):
                 chunk = order[s:s + batch_size]
-                T = max(len(ids[i]) for i in chunk)
-                batch = torch.full((len(chunk), T), self.special_.pad, dtype=torch.long)
-                for r, i in enumerate(chunk):
-                    batch[r, :len(ids[i])] = torch.tensor(ids[i])
-                pad = batch == self.special_.pad
+                batch, pad = pad_batch([ids[i] for i in chunk], self.special_.pad)
                 h = self.model_.encode(batch, pad=pad)
                 if pooling == "cls":
                     out[chunk] = h[:, 0].numpy()

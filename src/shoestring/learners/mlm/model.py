@@ -166,6 +166,14 @@ def attention_mask(segments: torch.Tensor | None, pad: torch.Tensor | None = Non
     return m
 
 
+def pad_batch(rows, pad_id: int):
+    """Token-id lists of different lengths as a (B, T) tensor padded with ``pad_id``, and its padding mask."""
+    ids = torch.full((len(rows), max(len(r) for r in rows)), pad_id, dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.as_tensor(r)
+    return ids, ids == pad_id
+
+
 class CompactBert(nn.Module):
     """BERT encoder + MLM head. ``encode`` gives hidden states; ``mlm_logits`` projects chosen rows only."""
 
@@ -212,16 +220,21 @@ class CompactBert(nn.Module):
         return F.cross_entropy(logits, targets, reduction="sum") / normalizer
 
     def flops_per_token(self, seq_len: int, predicted_fraction: float) -> float:
-        """Training FLOPs per token (forward + backward = 3 x forward, 2 per multiply-add): the dense layers,
-        attention scores and values, and the vocabulary projection at the predicted fraction of tokens."""
         s = self.sizes
-        H, F_, L, V = s["hidden"], s["ffn"], s["layers"], s["vocab"]
-        per_layer = 2 * (4 * H * H + 2 * H * F_) + 2 * 2 * seq_len * H
-        head = predicted_fraction * 2 * (H * H + V * H)
-        return 3 * (L * per_layer + head)
+        return training_flops_per_token(s["layers"], s["hidden"], s["ffn"], s["vocab"], seq_len, predicted_fraction)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def training_flops_per_token(layers: int, hidden: int, ffn: int, vocab: int, seq_len: int,
+                             predicted_fraction: float) -> float:
+    """Training FLOPs per token of a BERT (forward + backward = 3 x forward, 2 per multiply-add): the dense
+    layers, attention scores and values, and the MLM head at ``predicted_fraction`` of the tokens (1.0 for the
+    usual head that projects every position onto the vocabulary)."""
+    per_layer = 2 * (4 * hidden * hidden + 2 * hidden * ffn) + 2 * 2 * seq_len * hidden
+    head = predicted_fraction * 2 * (hidden * hidden + vocab * hidden)
+    return 3 * (layers * per_layer + head)
 
 
 def param_groups(model: nn.Module, weight_decay: float):

@@ -123,6 +123,14 @@ class LabelPredictor:
                           "dev_examples": n_dev, "best_" + learner.monitor: state.best}
         return self
 
+    def _write_run(self, folder: Path, metrics: dict | None) -> dict:
+        """Write training_log.json and (if given) metrics.json into a model folder; return the scalar
+        figures for its model card."""
+        write_json(folder / "training_log.json", {"history": self.history_, "training": self.training_})
+        if metrics:
+            write_json(folder / "metrics.json", metrics)
+        return {k: v for k, v in (metrics or self.training_).items() if not isinstance(v, (dict, list))}
+
     def _check_fitted(self):
         if not hasattr(self, "model_"):
             raise ArtifactError("this classifier is not fitted yet: call fit() or from_pretrained()")
@@ -276,9 +284,7 @@ class TextClassifier(LabelPredictor):
                                                              "config": self.vampire_.config.to_dict()})
                 self.vampire_.vocab_.save(tmp / "vampire" / "vocab.json")
                 write_json(tmp / "vampire" / "tokenizer.json", self.vampire_.tokenizer_config_.to_dict())
-            write_json(tmp / "training_log.json", {"history": self.history_, "training": self.training_})
-            if metrics:
-                write_json(tmp / "metrics.json", metrics)
+            card_metrics = self._write_run(tmp, metrics)
             (tmp / "README.md").write_text(model_card(
                 "Text classifier" + (" with VAMPIRE" if vamp else " (no pre-training)"),
                 f"A {self.config.encoder} encoder over {self.config.embedding_dim}-d word embeddings"
@@ -287,7 +293,7 @@ class TextClassifier(LabelPredictor):
                 f"Classes: {', '.join(self.classes_[:30])}{' ...' if len(self.classes_) > 30 else ''}.",
                 usage="```python\nfrom shoestring import TextClassifier\nclf = TextClassifier.from_pretrained('.')\n"
                       "clf.predict(['some text'])\n```\n\nor `shoestring predict . texts.jsonl -o predictions.jsonl`",
-                metrics={k: v for k, v in (metrics or self.training_).items() if not isinstance(v, (dict, list))},
+                metrics=card_metrics,
                 settings=self.config.to_dict()), encoding="utf-8")
         return Path(path)
 

@@ -60,16 +60,6 @@ class _Net:
         return BertForSequenceClassification()
 
 
-def _pad(rows, pad_id):
-    import torch
-
-    T = max(len(r) for r in rows)
-    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.as_tensor(r)
-    return ids, ids == pad_id
-
-
 class _Learner:
     monitor, mode = "dev_accuracy", "max"
 
@@ -95,7 +85,9 @@ class _Learner:
     def batch(self, idx):
         import torch
 
-        ids, pad = _pad([self.rows[i] for i in idx], self.pad_id)
+        from shoestring.learners.mlm.model import pad_batch
+
+        ids, pad = pad_batch([self.rows[i] for i in idx], self.pad_id)
         return ids, pad, torch.as_tensor(self.y[idx])
 
     def loss(self, model, batch, state):
@@ -116,12 +108,14 @@ class _Learner:
 def _logits(net, rows, pad_id, batch_size: int = 64) -> np.ndarray:
     import torch
 
+    from shoestring.learners.mlm.model import pad_batch
+
     order = np.argsort([len(r) for r in rows])
     out = np.zeros((len(rows), net.classifier.out_features), np.float32)
     with torch.inference_mode():
         for s in range(0, len(rows), batch_size):
             chunk = order[s:s + batch_size]
-            ids, pad = _pad([rows[i] for i in chunk], pad_id)
+            ids, pad = pad_batch([rows[i] for i in chunk], pad_id)
             out[chunk] = net(ids, pad).numpy()
     return out
 
@@ -198,9 +192,7 @@ class BertClassifier(LabelPredictor):
             save_hf_tokenizer(self.lm_.tokenizer_, tmp, model_max_length=self.lm_.model_.sizes["positions"])
             write_json(tmp / "shoestring_config.json", {"model_type": KIND, "config": self.config.to_dict(),
                                                         "classes": self.classes_})
-            write_json(tmp / "training_log.json", {"history": self.history_, "training": self.training_})
-            if metrics:
-                write_json(tmp / "metrics.json", metrics)
+            card_metrics = self._write_run(tmp, metrics)
             s = self.lm_.model_.sizes
             (tmp / "README.md").write_text(model_card(
                 "Fine-tuned compact BERT classifier",
@@ -210,7 +202,7 @@ class BertClassifier(LabelPredictor):
                 usage="```python\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
                       "model = AutoModelForSequenceClassification.from_pretrained('.')\n```\n\nor "
                       "`shoestring predict . texts.jsonl -o predictions.jsonl`",
-                metrics={k: v for k, v in (metrics or self.training_).items() if not isinstance(v, (dict, list))},
+                metrics=card_metrics,
                 settings=self.config.to_dict()), encoding="utf-8")
         return Path(path)
 
