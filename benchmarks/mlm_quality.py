@@ -4,12 +4,16 @@ For each masking setting (m_corr/m_pred in %, e.g. ``15/15 40/40 20/40``) pre-tr
 dataset's unlabelled text (train + any ``unlabeled`` split) for the same budget, counted in CPU time per
 thread (``--clock cpu``: other jobs on a shared machine do not change how much training each setting gets),
 then score its mean-pooled features with logistic regression on N labels x 5 seeds (the few-label protocol
-of ``shoestring bench fewshot``), alone and concatenated with VAMPIRE's representation. The same architecture
+of ``shoestring bench fewshot``), alone and concatenated with VAMPIRE's representation, and (``--methods ...
+mlm_finetune``) fine-tuned end to end. The same architecture
 at random initialization, VAMPIRE's classifier and TF-IDF + LR are scored on the same draws. The validation
 MLM loss is measured at 15% masking for every setting, so the losses compare.
 
     python benchmarks/mlm_quality.py --data ../shared/data/ag_news --clean html --preset mini --minutes 30 \\
         --configs 15/15 40/40 20/40 --labels 200 1000 --json docs/results/mlm_quality_ag_news.json
+    python benchmarks/mlm_quality.py --data ../shared/data/ag_news --clean html --preset mini --minutes 10 \
+        --configs 40/40 --methods mlm_lr mlm_finetune --no-random-init --baselines --labels 200 1000 \
+        --json docs/results/mlm_finetune_ag_news.json
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ def main(argv=None):
     ap.add_argument("--configs", nargs="+", default=["15/15", "40/40", "20/40"], help="m_corr/m_pred in percent")
     ap.add_argument("--labels", type=int, nargs="+", default=[200, 1000])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--methods", nargs="+", default=["mlm_lr", "mlm_vampire_lr"],
+                    help="bench fewshot methods for each pre-trained model (mlm_lr, mlm_vampire_lr, mlm_finetune)")
+    ap.add_argument("--random-init", action=argparse.BooleanOptionalAction, default=True,
+                    help="also score the same architecture untrained (mlm_lr)")
     ap.add_argument("--baselines", nargs="*", default=["tfidf_lr", "vampire", "vampire_glove"])
     ap.add_argument("--workdir", default="bench-work")
     ap.add_argument("--json")
@@ -79,17 +87,18 @@ def main(argv=None):
         models[f"mlm {spec}"] = out
     # the same architecture, untrained
     rand = work / f"mlm-{a.preset}-random-init"
-    if not rand.exists():
+    if a.random_init and not rand.exists():
         lm = MaskedLM(preset=a.preset, seed=0)
         lm.model_, _ = lm._build(corpus)
         lm.tokenizer_, lm.special_ = corpus.tokenizer, corpus.special
         lm.training_ = {"origin": "random initialization, no pre-training"}
         lm.save_pretrained(rand)
-    models["random init"] = rand
+    if a.random_init:
+        models["random init"] = rand
 
     common = dict(data=str(folder), labels=a.labels, seeds=a.seeds, clean=a.clean, workdir=a.workdir)
     for name, path in models.items():
-        methods = ["mlm_lr"] if name == "random init" else ["mlm_lr", "mlm_vampire_lr"]
+        methods = ["mlm_lr"] if name == "random init" else a.methods
         for r in run_fewshot(FewshotConfig(methods=methods, mlm=str(path), **common)):
             r["method"] = f"{r['method']} [{name}]"
             records.append(r)

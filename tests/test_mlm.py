@@ -376,9 +376,11 @@ def test_bench_fewshot_scores_compact_bert_features(tmp_path):
                             progress=False)
     MaskedLM(preset=None, layers=1, hidden=32, heads=2, seq_len=16, batch_size=8, max_epochs=2,
              progress=False).fit(corpus).save_pretrained(tmp_path / "lm")
-    recs = run_fewshot(FewshotConfig(data=str(data), labels=[20], seeds=[0, 1], methods=["mlm_lr"],
+    recs = run_fewshot(FewshotConfig(data=str(data), labels=[20], seeds=[0, 1], methods=["mlm_lr", "mlm_finetune"],
                                      mlm=str(tmp_path / "lm"), workdir=str(tmp_path / "w")))
-    assert [r["method"] for r in recs] == ["mlm_lr"] and recs[0]["mlm"] == str(tmp_path / "lm")
+    assert [r["method"] for r in recs] == ["mlm_lr", "mlm_finetune"]
+    assert all(r["mlm"] == str(tmp_path / "lm") and len(r["runs"]) == 2 for r in recs)
     assert recs[0]["accuracy_mean"] > 0.8  # two bags of disjoint words: separable from any features
+    assert 0.0 <= recs[1]["accuracy_mean"] <= 1.0 and recs[1]["n_test"] == 40
     with pytest.raises(ConfigError, match="--mlm"):
         FewshotConfig(data=str(data), methods=["mlm_lr"]).validate()

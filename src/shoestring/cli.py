@@ -596,9 +596,12 @@ def _leave_process_group() -> None:
         if dist.is_available() and dist.is_initialized():
             # wait for rank 0 to finish writing before anyone tears the group down: a process leaving while
             # another still talks to it can abort gloo ("terminate called without an active exception")
+            import gc
+
             try:
                 dist.barrier()
             finally:
+                gc.collect()  # nothing left holding the group (a DDP reducer in a reference cycle) past this point
                 dist.destroy_process_group()
 
 

@@ -8,9 +8,11 @@ from shoestring.config import Config, param
 from shoestring.errors import ConfigError
 
 METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "glove_lr",
-           "minilm_lr", "mlm_lr", "mlm_vampire_lr")
+           "minilm_lr", "mlm_lr", "mlm_vampire_lr", "mlm_finetune")
 # a compact BERT (--mlm): its mean-pooled features, alone or next to VAMPIRE's, + logistic regression
-MLM_METHODS = ("mlm_lr", "mlm_vampire_lr")
+MLM_FEATURE_METHODS = ("mlm_lr", "mlm_vampire_lr")
+# ... and the same BERT fine-tuned end to end on the N labelled rows (shoestring train finetune's defaults)
+MLM_METHODS = (*MLM_FEATURE_METHODS, "mlm_finetune")
 # the classifier's rows: method -> (uses VAMPIRE, word vectors: None, "domain" (PPMI-SVD on the unlabelled text)
 # or "glove" (GloVe 6B 50-d, optional package))
 NEURAL = {"vampire_glove": (True, "glove"), "vampire_vectors": (True, "domain"), "vampire": (True, None),
@@ -37,7 +39,7 @@ class FewshotConfig(Config):
     reuse: bool = param(True, "reuse a pre-trained VAMPIRE already in --workdir for this dataset")
     threads: int | None = param(None, "torch CPU threads", min=1)
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
-                                  "mlm_lr and mlm_vampire_lr methods")
+                                  "mlm_lr, mlm_vampire_lr and mlm_finetune methods")
 
     def _check(self) -> None:
         if not self.data:
@@ -46,7 +48,7 @@ class FewshotConfig(Config):
         if bad:
             raise ConfigError(f"unknown method(s) {', '.join(bad)}", hint=f"choose from {', '.join(METHODS)}")
         if any(m in MLM_METHODS for m in self.methods) and not self.mlm:
-            raise ConfigError("the mlm_lr / mlm_vampire_lr methods need --mlm FOLDER",
+            raise ConfigError(f"the {' / '.join(MLM_METHODS)} methods need --mlm FOLDER",
                               hint="pre-train one with `shoestring pretrain mlm`, or drop those methods")
         from shoestring.data.cleanup import CLEANUPS
 

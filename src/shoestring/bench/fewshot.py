@@ -11,7 +11,10 @@ Methods (the classifier is the same network in each neural row; pre-trained part
 PPMI-SVD word vectors learned on the same unlabelled text), ``vampire`` (VAMPIRE + trainable random
 embeddings, the paper's setting), ``vectors`` (domain word vectors, no VAMPIRE), ``no_pretraining`` (random
 initialization), and the baselines of :mod:`shoestring.bench.baselines` (TF-IDF, GloVe and
-MiniLM features with logistic regression). Results: mean and standard deviation over seeds of accuracy and
+MiniLM features with logistic regression). With a compact BERT (``--mlm``): ``mlm_lr`` (its mean-pooled
+features + logistic regression), ``mlm_vampire_lr`` (the same next to VAMPIRE's representation) and
+``mlm_finetune`` (every weight fine-tuned on the N rows, :class:`~shoestring.tasks.classify.finetune.BertClassifier`
+with its defaults). Results: mean and standard deviation over seeds of accuracy and
 macro-F1, written as JSON records (``--json``) and a Markdown table (``--markdown``).
 """
 
@@ -26,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from shoestring.artifacts import write_json
-from shoestring.bench.config import MLM_METHODS, NEURAL, FewshotConfig
+from shoestring.bench.config import MLM_FEATURE_METHODS, MLM_METHODS, NEURAL, FewshotConfig
 from shoestring.data.cleanup import clean
 from shoestring.data.readers import read_documents
 from shoestring.errors import InputError
@@ -143,7 +146,12 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                                          encoder=config.encoder, seed=seed, progress=False, threads=config.threads)
                     clf.fit(x, y, unlabeled=pre_texts if (use_v or use_w) else None)
                     pred = clf.predict(te_texts)
-                elif m in MLM_METHODS:
+                elif m == "mlm_finetune":
+                    from shoestring.tasks.classify.finetune import BertClassifier
+
+                    clf = BertClassifier(mlm=features["lm"], seed=seed, progress=False, threads=config.threads)
+                    pred = clf.fit(x, y).predict(te_texts)
+                elif m in MLM_FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
 
                     train_f, test_f = features[m]
@@ -180,21 +188,24 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
 
 
 def _mlm_features(config, methods, vae, tr_texts, te_texts, sizes) -> dict:
-    """Per mlm_* method: ({train index: feature row}, test features). Only the rows some seed samples are
-    encoded: a compact BERT reads about as fast as it trains, so the whole train split would dominate."""
-    wanted = [m for m in methods if m in MLM_METHODS]
-    if not wanted:
+    """The compact BERT (``"lm"``) and, per feature method, ({train index: feature row}, test features). Only
+    the rows some seed samples are encoded: a compact BERT reads about as fast as it trains, so the whole
+    train split would dominate."""
+    if not any(m in MLM_METHODS for m in methods):
         return {}
     from shoestring.learners.mlm.estimator import MaskedLM
 
     lm = MaskedLM.from_pretrained(config.mlm)
+    wanted = [m for m in methods if m in MLM_FEATURE_METHODS]
+    if not wanted:
+        return {"lm": lm}
     rows = sorted({int(i) for n in sizes for seed in config.seeds
                    for i in draw_labelled(len(tr_texts), n, seed)})
     t0 = time.time()
     train_f = lm.transform([tr_texts[i] for i in rows])
     test_f = lm.transform(te_texts)
     log.info("compact-BERT features: %d train + %d test texts in %.0f s", len(rows), len(te_texts), time.time() - t0)
-    out = {}
+    out = {"lm": lm}
     for m in wanted:
         tr, te = train_f, test_f
         if m == "mlm_vampire_lr":

@@ -216,10 +216,16 @@ class Trainer:
             model.load_state_dict(best_state)
         if world > 1:
             # every rank ends with rank 0's best weights
+            import gc
+
             import torch.distributed as dist
 
             for t in model.state_dict().values():
                 dist.broadcast(t, src=0)
+            # release DDP's reducer (and its hold on the gloo process group) now, not at interpreter exit, where
+            # gloo's threads can outlive the interpreter and abort the process after a successful run
+            del train_model
+            gc.collect()
         for cb in callbacks:
             cb.on_fit_end(state)
         model.eval()

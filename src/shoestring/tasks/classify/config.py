@@ -44,7 +44,8 @@ class FineTuneConfig(TrainConfig):
     patience: int = param(5, "stop after this many epochs without a better dev accuracy", min=0)
     warmup: float = param(0.1, "fraction of training spent warming the learning rate up", min=0.0, max=1.0)
     weight_decay: float = param(0.01, "AdamW weight decay", min=0.0)
-    dropout: float = param(0.1, "dropout before the output layer", min=0.0, max=0.9)
+    dropout: float = param(0.1, "dropout in the encoder (hidden and attention) and before the output layer, "
+                                "BERT's fine-tuning default", min=0.0, max=0.9)
     max_length: int = param(128, "truncate texts to this many tokens ([CLS] and [SEP] included)", min=4)
     dev_fraction: float = param(0.1, "share of the labelled examples held out for early stopping when no dev set "
                                      "is given", min=0.0, max=0.5)

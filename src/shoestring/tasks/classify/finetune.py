@@ -38,11 +38,18 @@ class _Net:
         import torch
         from torch import nn
 
+        from shoestring.learners.mlm.model import SelfAttention
+
         class BertForSequenceClassification(nn.Module):
             def __init__(self):
                 super().__init__()
                 self.bert = encoder.bert  # embeddings, encoder, pooler: Hugging Face's names
                 self.bert.requires_grad_(True)  # the pooler was frozen during masked-LM pre-training
+                # BERT's fine-tuning dropout everywhere (hidden and attention), as the exported config.json
+                # says; masked-LM pre-training here usually ran without any
+                for m in self.bert.modules():
+                    if isinstance(m, (nn.Dropout, SelfAttention)):  # SelfAttention.p: attention-probability dropout
+                        m.p = dropout
                 self.dropout = nn.Dropout(dropout)
                 self.classifier = nn.Linear(encoder.sizes["hidden"], n_classes)
                 nn.init.normal_(self.classifier.weight, std=0.02)
