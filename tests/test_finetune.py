@@ -43,7 +43,10 @@ def lm_dir(tmp_path_factory):
 
 def test_fine_tuning_learns_and_exports_to_transformers(lm_dir, tmp_path):
     train, test = planted(60, 2), planted(40, 1)
-    clf = BertClassifier(mlm=lm_dir / "lm", lr=1e-3, max_epochs=15, batch_size=8, progress=False, seed=0)
+    # dropout 0: a 32-wide one-layer model on 54 examples is at the edge of learning with BERT's 0.1, and
+    # its result then depends on the thread count other tests left behind
+    clf = BertClassifier(mlm=lm_dir / "lm", lr=1e-3, max_epochs=15, batch_size=8, dropout=0.0, progress=False,
+                         seed=0)
     clf.fit([r["text"] for r in train], [r["label"] for r in train])
     assert clf.evaluate([r["text"] for r in test], [r["label"] for r in test])["accuracy"] > 0.9
     clf.save_pretrained(tmp_path / "clf")
