@@ -106,16 +106,13 @@ def main(argv=None):
         records += run_fewshot(FewshotConfig(methods=a.baselines, **common))
     meta = {"machine": platform.platform(), "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv),
             "dataset": folder.name, "unlabeled_documents": len(texts), "tokens": corpus.counts}
+    result = {"meta": meta, "pretraining": pretrain, "records": records}
     if a.json:
-        Path(a.json).write_text(json.dumps({"meta": meta, "pretraining": pretrain, "records": records}, indent=2))
-    print("\n| method | " + " | ".join(f"N = {n}" for n in a.labels) + " |")
-    print("|---|" + "---:|" * len(a.labels))
-    by = {}
-    for r in records:
-        by.setdefault(r["method"], {})[r["n_labels"]] = r
-    for m, rs in by.items():
-        print(f"| {m} | " + " | ".join(f"{100 * rs[n]['accuracy_mean']:.1f} ± {100 * rs[n]['accuracy_std']:.1f}"
-                                      if n in rs else "-" for n in a.labels) + " |")
+        Path(a.json).write_text(json.dumps(result, indent=2))
+    sys.path.insert(0, str(Path(__file__).parent))
+    from mlm_tables import render
+
+    print("\n" + render(result, a.json or ""))
 
 
 if __name__ == "__main__":

@@ -131,7 +131,12 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
 
     records = []
     sizes = [n for n in config.labels if n <= len(tr_texts)]
-    features = _mlm_features(config, methods, vae, tr_texts, te_texts, sizes)
+    lm = None
+    if any(m in MLM_METHODS for m in methods):
+        from shoestring.learners.mlm.estimator import MaskedLM
+
+        lm = MaskedLM.from_pretrained(config.mlm)
+    features = _mlm_features(lm, config, methods, vae, tr_texts, te_texts, sizes)
     for n in sizes:
         per_method: dict[str, list[dict]] = {m: [] for m in methods}
         for seed in config.seeds:
@@ -149,7 +154,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                 elif m == "mlm_finetune":
                     from shoestring.tasks.classify.finetune import BertClassifier
 
-                    clf = BertClassifier(mlm=features["lm"], seed=seed, progress=False, threads=config.threads)
+                    clf = BertClassifier(mlm=lm, seed=seed, progress=False, threads=config.threads)
                     pred = clf.fit(x, y).predict(te_texts)
                 elif m in MLM_FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
@@ -187,25 +192,20 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
     return records
 
 
-def _mlm_features(config, methods, vae, tr_texts, te_texts, sizes) -> dict:
-    """The compact BERT (``"lm"``) and, per feature method, ({train index: feature row}, test features). Only
-    the rows some seed samples are encoded: a compact BERT reads about as fast as it trains, so the whole
-    train split would dominate."""
-    if not any(m in MLM_METHODS for m in methods):
-        return {}
-    from shoestring.learners.mlm.estimator import MaskedLM
-
-    lm = MaskedLM.from_pretrained(config.mlm)
+def _mlm_features(lm, config, methods, vae, tr_texts, te_texts, sizes) -> dict:
+    """Per feature method (mlm_lr, mlm_vampire_lr): ({train index: feature row}, test features) from the
+    compact BERT ``lm``. Only the rows some seed samples are encoded: a compact BERT reads about as fast as it
+    trains, so the whole train split would dominate."""
     wanted = [m for m in methods if m in MLM_FEATURE_METHODS]
     if not wanted:
-        return {"lm": lm}
+        return {}
     rows = sorted({int(i) for n in sizes for seed in config.seeds
                    for i in draw_labelled(len(tr_texts), n, seed)})
     t0 = time.time()
     train_f = lm.transform([tr_texts[i] for i in rows])
     test_f = lm.transform(te_texts)
     log.info("compact-BERT features: %d train + %d test texts in %.0f s", len(rows), len(te_texts), time.time() - t0)
-    out = {"lm": lm}
+    out = {}
     for m in wanted:
         tr, te = train_f, test_f
         if m == "mlm_vampire_lr":
