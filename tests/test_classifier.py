@@ -91,11 +91,22 @@ def test_mismatched_vocabulary_is_refused(planted_vampire, tmp_path):
     import json
 
     # a VAMPIRE vocabulary from another model (here: one word changed) must not be silently used
-    vpath = tmp_path / "clf" / "vampire" / "vocab.json"
+    vpath = tmp_path / "clf" / "vampire_vocab.json"
     vocab = json.loads(vpath.read_text())
     vocab["tokens"][0] = "zzz"
     vpath.write_text(json.dumps(vocab))
-    with pytest.raises(ArtifactError):
+    # the manifest catches the edit first ...
+    with pytest.raises(ArtifactError, match=r"vampire_vocab\.json (has \d+ bytes|does not match its sha256)"):
+        TextClassifier.from_pretrained(tmp_path / "clf")
+    # ... and with the manifest rewritten to match (a copied-in vocabulary), the fingerprint guard still does
+    import hashlib
+
+    mpath = tmp_path / "clf" / "manifest.json"
+    manifest = json.loads(mpath.read_text())
+    manifest["files"]["vampire_vocab.json"] = {"sha256": hashlib.sha256(vpath.read_bytes()).hexdigest(),
+                                               "bytes": vpath.stat().st_size}
+    mpath.write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="is not the VAMPIRE vocabulary this classifier was trained with"):
         TextClassifier.from_pretrained(tmp_path / "clf")
 
 

@@ -38,8 +38,13 @@ def test_cli_options_come_from_the_config():
 
 
 def test_bounds_and_fewshot_checks():
-    with pytest.raises(ConfigError, match="--lr must be >= 0"):
+    with pytest.raises(ConfigError, match=r"lr \(--lr\) must be > 0"):
         ClassifierConfig(lr=-1.0).validate()
+    with pytest.raises(ConfigError, match=r"lr \(--lr\) must be > 0"):
+        ClassifierConfig(lr=0.0).validate()
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="finite"):
+            ClassifierConfig(dropout=bad).validate()
     with pytest.raises(ConfigError, match="--data is required"):
         FewshotConfig().validate()
     with pytest.raises(ConfigError, match="unknown method"):

@@ -20,6 +20,7 @@ def free_port() -> int:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on Windows is not tested")
+@pytest.mark.slow
 def test_two_processes_train_like_one(tmp_path):
     write_jsonl(tmp_path / "c.jsonl", planted_docs(400))
     from shoestring.cli import main

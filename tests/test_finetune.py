@@ -11,8 +11,6 @@ from shoestring.data.tokens import prepare_tokens
 from shoestring.learners.mlm.estimator import MaskedLM
 from shoestring.tasks.classify.finetune import BertClassifier
 
-transformers = pytest.importorskip("transformers")
-
 TOPICS = {"pets": "cat dog mat park ball leash puppy kitten", "weather": "rain hills storm cloud wind snow sun fog"}
 
 
@@ -42,6 +40,7 @@ def lm_dir(tmp_path_factory):
 
 
 def test_fine_tuning_learns_and_exports_to_transformers(lm_dir, tmp_path):
+    transformers = pytest.importorskip("transformers")
     train, test = planted(60, 2), planted(40, 1)
     # dropout 0: a 32-wide one-layer model on 54 examples is at the edge of learning with BERT's 0.1, and
     # its result then depends on the thread count other tests left behind

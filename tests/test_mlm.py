@@ -18,8 +18,6 @@ from shoestring.learners.mlm.model import CompactBert
 from shoestring.learners.mlm.packing import PackedSequences
 from shoestring.training.callbacks import Callback
 
-transformers = pytest.importorskip("transformers")
-
 SENTENCES = ["the cat sat on the mat", "dogs chase red balls in the park", "rain falls on green hills",
              "a library parses fonts quickly", "the daemon writes logs to disk"]
 
@@ -137,6 +135,7 @@ def test_attention_never_crosses_documents_unless_asked():
 
 # ------------------------------------------------------------------------------------------------ parity
 def test_export_loads_in_transformers_with_equal_logits(tmp_path):
+    transformers = pytest.importorskip("transformers")
     corpus = small_corpus(tmp_path)
     lm = MaskedLM(preset=None, layers=2, hidden=32, heads=2, seq_len=16, max_epochs=1, batch_size=8,
                   progress=False).fit(corpus)
@@ -158,6 +157,7 @@ def test_export_loads_in_transformers_with_equal_logits(tmp_path):
 
 
 def test_hf_checkpoint_round_trip_is_lossless(tmp_path):
+    transformers = pytest.importorskip("transformers")
     folder = minilm_folder()
     lm = MaskedLM.from_pretrained(folder)
     hf = transformers.AutoModel.from_pretrained(folder).eval()
@@ -181,6 +181,7 @@ def test_hf_checkpoint_round_trip_is_lossless(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ learning
+@pytest.mark.slow
 def test_tiny_model_overfits_tiny_corpus(tmp_path):
     corpus = small_corpus(tmp_path)
     lm = MaskedLM(preset=None, layers=2, hidden=64, heads=2, seq_len=32, batch_size=8, lr=3e-3, warmup=0.05,
@@ -262,7 +263,9 @@ def test_unsupported_checkpoint_architecture(tmp_path):
         MaskedLM.from_pretrained(tmp_path / "gpt")
 
 
+@pytest.mark.slow
 def test_continued_pretraining_from_a_bert_checkpoint(tmp_path):
+    transformers = pytest.importorskip("transformers")
     folder = minilm_folder()
     with open(tmp_path / "c.jsonl", "w") as f:
         for i in range(40):
@@ -298,6 +301,7 @@ def test_cli_tokenize_pretrain_and_presets(tmp_path, capsys):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on Windows is not tested")
+@pytest.mark.slow
 def test_two_processes_follow_the_one_process_loss_trajectory(tmp_path):
     import subprocess
 
@@ -327,7 +331,9 @@ def test_two_processes_follow_the_one_process_loss_trajectory(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ ELECTRA
+@pytest.mark.slow
 def test_electra_discriminator_exports_to_transformers_and_learns(tmp_path):
+    transformers = pytest.importorskip("transformers")
     corpus = small_corpus(tmp_path)
     lm = MaskedLM(preset=None, layers=2, hidden=64, heads=2, seq_len=32, batch_size=8, lr=2e-3, max_epochs=40,
                   objective="electra", eval_every=10_000, progress=False).fit(corpus)

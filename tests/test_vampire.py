@@ -52,7 +52,7 @@ def test_save_load_round_trip_identical_embeddings(planted_vampire, saved_vampir
     assert loaded.config == planted_vampire.config
     card = (saved_vampire / "README.md").read_text()
     assert "NPMI" in card and "torch" in card
-    for f in ("config.json", "model.safetensors", "vocab.json", "tokenizer.json", "manifest.json"):
+    for f in ("shoestring_config.json", "model.safetensors", "vocab.json", "tokenizer.json", "manifest.json"):
         assert (saved_vampire / f).exists()
 
 
@@ -111,7 +111,7 @@ def test_config_errors():
         VAMPIRE(latent_dim=20, hidden_dims=[64, 64])
     with pytest.raises(ConfigError, match="--kl-annealing"):
         VAMPIRE(kl_annealing="cosine")
-    with pytest.raises(ConfigError, match="--z-dropout must be <= 0.99"):
+    with pytest.raises(ConfigError, match=r"z_dropout \(--z-dropout\) must be <= 0.99"):
         VAMPIRE(z_dropout=1.5)
 
 

@@ -31,6 +31,10 @@ _LAZY = {
     "BowCorpus": "shoestring.data.bow",
     "read_documents": "shoestring.data.readers",
     "Tokenizer": "shoestring.data.tokenizer",
+    "load": "shoestring.registry",
+    "Estimator": "shoestring.estimator",
+    "Embedder": "shoestring.estimator",
+    "Classifier": "shoestring.estimator",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

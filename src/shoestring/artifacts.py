@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
+import glob
 import hashlib
 import json
 import os
@@ -50,6 +52,76 @@ def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
     return path
 
 
+def check_output_file(path: str | os.PathLike, overwrite: bool, suffixes: tuple[str, ...],
+                      what: str = "output") -> Path:
+    """Fail early (before any work) for a file output: it exists and ``overwrite`` is not set, it is a folder,
+    or its name does not end in one of ``suffixes`` (the format follows the extension, so ``-o x.npy`` never
+    receives JSON lines)."""
+    path = Path(path)
+    if not path.name.lower().endswith(suffixes):
+        from shoestring.errors import ConfigError
+
+        raise ConfigError(f"cannot tell the {what} format from the name {path.name!r}",
+                          hint=f"name it {' or '.join('NAME' + x for x in suffixes)}")
+    if path.is_dir():
+        raise ArtifactError("is a folder, not a file", path=path, hint="give a file name")
+    if path.exists() and not overwrite:
+        raise ArtifactError("already exists; refusing to overwrite it", path=path,
+                            hint="choose another file name or pass --overwrite")
+    if not path.parent.exists():
+        raise ArtifactError("the folder to write into does not exist", path=path.parent,
+                            hint="create it first, or choose another path")
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+_STALE_SECONDS = 3600  # a temporary folder without a process id in its name (older versions) counts as stale after
+
+
+def clean_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove the hidden temporary folders (``.NAME.tmp-PID-TAG``, ``.NAME.old-PID-TAG``) that an interrupted write
+    of ``path`` left beside it: those whose process is gone. Returns what was removed (and logs it)."""
+    import logging
+    import time
+
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for p in path.parent.glob(f".{glob.escape(path.name)}.*-*"):
+        rest = p.name[len(path.name) + 2:]
+        kind, _, tag = rest.partition("-")
+        if kind not in ("tmp", "old"):
+            continue
+        pid, _, _ = tag.partition("-")
+        if pid.isdigit() and "-" in tag:
+            stale = not _alive(int(pid))
+        else:
+            try:
+                stale = time.time() - p.stat().st_mtime > _STALE_SECONDS
+            except OSError:
+                continue
+        if stale:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            removed.append(p)
+    for p in removed:
+        logging.getLogger("shoestring").warning("removed %s, left by an interrupted run", p)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike, kind: str, *, overwrite: bool = False,
                   info: dict | None = None) -> Iterator[Path]:
@@ -58,10 +130,17 @@ def atomic_folder(path: str | os.PathLike, kind: str, *, overwrite: bool = False
     from shoestring import __version__
 
     path = check_writable(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ArtifactError(f"cannot create the folder: {e.strerror or e}", path=path.parent) from None
+    clean_stale(path)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # the process id tells a later run whether the writer is gone
     tmp = path.parent / f".{path.name}.tmp-{tag}"
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as e:
+        raise ArtifactError(f"cannot write here: {e.strerror or e}", path=path.parent) from None
     try:
         yield tmp
         files = {}
@@ -80,6 +159,11 @@ def atomic_folder(path: str | os.PathLike, kind: str, *, overwrite: bool = False
         os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as e:  # disk full, quota, permissions: the earlier folder (if any) is untouched
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ArtifactError(f"could not write it: {e.strerror or e}; nothing was changed there", path=path,
+                            hint="free disk space (or choose a folder on another disk) and run again"
+                            if e.errno in (errno.ENOSPC, errno.EDQUOT) else None) from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -129,6 +213,24 @@ def write_json(path: str | os.PathLike, obj, *, atomic: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_jsonl(path: str | os.PathLike, rows) -> None:
+    """Write dict rows as JSON lines (gzip-compressed for a ``.gz`` name), atomically."""
+    import gzip
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(tmp, "wt", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def read_json(path: str | os.PathLike):

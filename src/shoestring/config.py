@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import types
 import typing
 from typing import Any, TypeVar
@@ -27,9 +28,12 @@ C = TypeVar("C", bound="Config")
 
 
 def param(default: Any, help: str, *, choices: tuple | None = None, min: float | None = None,
-          max: float | None = None, cli: bool = True, nargs: str | None = None) -> Any:
-    """Declare a config field with its help text and constraints (used by the CLI and ``validate``)."""
-    meta = {"help": help, "choices": choices, "min": min, "max": max, "cli": cli, "nargs": nargs}
+          max: float | None = None, cli: bool = True, nargs: str | None = None, above: float | None = None) -> Any:
+    """Declare a config field with its help text and constraints (used by the CLI and ``validate``).
+
+    ``min``/``max`` are inclusive bounds; ``above`` an exclusive lower bound (``--minutes`` must be > 0).
+    Float fields never accept NaN or infinity."""
+    meta = {"help": help, "choices": choices, "min": min, "max": max, "cli": cli, "nargs": nargs, "above": above}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -56,7 +60,7 @@ class Config:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             meta = f.metadata
-            name = "--" + f.name.replace("_", "-")
+            name = f"{f.name} (--{f.name.replace('_', '-')})"  # read by Python and CLI users alike
             base, optional = _base_type(hints[f.name])
             if value is None:
                 if not optional:
@@ -70,8 +74,15 @@ class Config:
                 setattr(self, f.name, value)
             if base in (int, float, str, bool) and not isinstance(value, base):
                 raise ConfigError(f"{name} must be of type {base.__name__}, got {value!r}")
+            if base is float and not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number; got {value!r}", hint=meta.get("help"))
+            if base is list and any(isinstance(v, float) and not math.isfinite(v) for v in value):
+                raise ConfigError(f"{name} must hold finite numbers; got {value!r}")
             if meta.get("choices") and value not in meta["choices"]:
                 raise ConfigError(f"{name} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
+            above = meta.get("above")
+            if above is not None and not value > above:
+                raise ConfigError(f"{name} must be > {above}; got {value!r}", hint=meta.get("help"))
             lo, hi = meta.get("min"), meta.get("max")
             if lo is not None and value < lo:
                 raise ConfigError(f"{name} must be >= {lo}; got {value!r}", hint=meta.get("help"))

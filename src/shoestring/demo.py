@@ -16,11 +16,11 @@ import numpy as np
 def run_demo(output="shoestring-demo", *, minutes: float = 2.0, labels: int = 200, overwrite: bool = False,
              seed: int = 0) -> dict:
     from shoestring.artifacts import check_writable
-    from shoestring.cli import _print_topics
     from shoestring.data.corpora import demo_corpus
     from shoestring.data.prepare import prepare
     from shoestring.data.readers import read_texts_labels
     from shoestring.evaluation.report_data import vampire_report
+    from shoestring.evaluation.topics import print_topics
     from shoestring.learners.vampire.estimator import VAMPIRE
     from shoestring.learners.vectors.ppmi import WordVectors
     from shoestring.tasks.classify.estimator import TextClassifier
@@ -41,7 +41,7 @@ def run_demo(output="shoestring-demo", *, minutes: float = 2.0, labels: int = 20
     reason = vae.training_["stop_reason"].split(" (best")[0]  # the best epoch is already on this line
     print(f"    best NPMI {vae.npmi_:.4f} at epoch {vae.training_['best_epoch']}; stopped: {reason}")
     print("    the 12 most coherent topics:")
-    _print_topics(vae, limit=12)
+    print_topics(vae, limit=12)
 
     texts, y, _ = read_texts_labels(files["train"])
     te_texts, te_y, _ = read_texts_labels(files["test"])

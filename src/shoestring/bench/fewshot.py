@@ -101,6 +101,17 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
     if dropped:
         log.warning("%d test rows have labels absent from train; they are dropped", dropped)
         te_texts, te_labels = [te_texts[i] for i in keep], [te_labels[i] for i in keep]
+    sizes = [n for n in config.labels if n <= len(tr_texts)]
+    too_many = [n for n in config.labels if n > len(tr_texts)]
+    if not sizes:
+        from shoestring.errors import ConfigError
+
+        raise ConfigError(f"--labels {' '.join(map(str, too_many))}: more than the {len(tr_texts)} rows of the train "
+                          "split", path=folder / "train.jsonl.gz",
+                          hint=f"use --labels of at most {len(tr_texts)}")
+    if too_many:
+        log.warning("--labels %s skipped: more than the %d rows of the train split", " ".join(map(str, too_many)),
+                    len(tr_texts))
     pre_texts = tr_texts + (unlabeled[0] if unlabeled else [])
     if config.max_unlabeled:
         pre_texts = [pre_texts[i] for i in np.random.default_rng(0).permutation(len(pre_texts))[:config.max_unlabeled]]
@@ -111,6 +122,11 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
     for m, why in skipped.items():
         log.warning("skipping %s: %s", m, why)
     methods = [m for m in config.methods if m not in skipped]
+    if not methods:
+        from shoestring.errors import ConfigError
+
+        raise ConfigError(f"none of the methods can run here ({'; '.join(f'{m}: {w}' for m, w in skipped.items())})",
+                          hint="install the missing packages (pip install -e '.[bench]') or choose other --methods")
 
     vae, pre_seconds, wv, wv_seconds = None, None, None, None
     if any(NEURAL.get(m, (False, False))[0] for m in methods) or "mlm_vampire_lr" in methods:
@@ -130,7 +146,6 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
         tables["glove"] = glove_table()
 
     records = []
-    sizes = [n for n in config.labels if n <= len(tr_texts)]
     lm = None
     if any(m in MLM_METHODS for m in methods):
         from shoestring.learners.mlm.estimator import MaskedLM

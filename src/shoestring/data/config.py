@@ -10,10 +10,20 @@ FORMATS = ("auto", "jsonl", "csv", "tsv", "txt", "folder")
 
 
 @dataclasses.dataclass
-class PrepareConfig(Config):
+class ReadConfig(Config):
+    """How input files are read: by every command that reads text (declared once, inherited)."""
+
     format: str = param("auto", "input format (auto: from the file name)", choices=FORMATS)
     text_field: str = param("text", "JSONL field / CSV column holding the text")
     label_field: str = param("label", "JSONL field / CSV column holding the label (optional in the data)")
+
+    def read_kw(self) -> dict:
+        """Keyword arguments of :func:`~shoestring.data.readers.read_documents`."""
+        return {"format": self.format, "text_field": self.text_field, "label_field": self.label_field}
+
+
+@dataclasses.dataclass
+class PrepareConfig(ReadConfig):
     stopwords: str = param("auto", "stop words: a language code (en, de, fr, ...), 'auto' (detect from the "
                                    "corpus), 'none', or a file with one word per line")
     min_df: int = param(2, "drop words that occur in fewer documents than this", min=1)
@@ -31,15 +41,13 @@ TOKENIZER_KINDS = ("wordpiece", "bpe")
 
 
 @dataclasses.dataclass
-class TokensConfig(Config):
+class TokensConfig(ReadConfig):
     """Settings of ``shoestring tokenize`` (:func:`shoestring.data.tokens.prepare_tokens`).
 
     ``kind``, ``vocab_size``, ``lowercase`` and ``min_frequency`` only matter when a tokenizer is trained,
     i.e. when none is given with ``--tokenizer``.
     """
 
-    format: str = param("auto", "input format (auto: from the file name)", choices=FORMATS)
-    text_field: str = param("text", "JSONL field / CSV column holding the text")
     kind: str = param("wordpiece", "tokenizer to train: BERT's WordPiece, or byte-level BPE (RoBERTa's; never "
                                    "produces [UNK])", choices=TOKENIZER_KINDS)
     vocab_size: int = param(8000, "vocabulary size of the trained tokenizer, special tokens included", min=16)

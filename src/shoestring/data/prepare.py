@@ -106,9 +106,10 @@ def prepare(inputs, out, config: PrepareConfig | None = None, tokenizer: Tokeniz
 
     merger = _Merger()
     metas: list[dict] = []
-    stats = {"train": ReadStats(), "reference": ReadStats()}
+    # labels are metadata here: a malformed one makes its row unlabelled (counted), not the corpus unreadable
+    stats = {"train": ReadStats(strict_labels=False), "reference": ReadStats(strict_labels=False)}
     n_from = {}
-    read_kw = dict(format=config.format, text_field=config.text_field, label_field=config.label_field)
+    read_kw = config.read_kw()
 
     pool = None
     if config.workers > 1:
@@ -204,7 +205,8 @@ def prepare(inputs, out, config: PrepareConfig | None = None, tokenizer: Tokeniz
         "train_documents": int(train.shape[0]), "reference_documents": int(ref.shape[0]),
         "skipped_empty": stats["train"].skipped_empty + stats["reference"].skipped_empty,
         "first_skipped": stats["train"].first_empty or stats["reference"].first_empty,
-        "empty_after_vocabulary": empty_after, "labeled": stats["train"].labeled + stats["reference"].labeled,
+        "empty_after_vocabulary": empty_after,
+        "malformed_labels": stats["train"].bad_labels + stats["reference"].bad_labels, "labeled": stats["train"].labeled + stats["reference"].labeled,
         "distinct_words_seen": len(words), "vocabulary": len(vocab), "train_tokens": int(total),
         "nonzeros": int(train.nnz),
     }

@@ -24,9 +24,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from shoestring.errors import InputError
-
 from shoestring.data.config import FORMATS
+from shoestring.data.labels import normalize_label
+from shoestring.errors import InputError
 
 
 @dataclasses.dataclass
@@ -46,6 +46,8 @@ class ReadStats:
     skipped_empty: int = 0
     labeled: int = 0
     first_empty: str | None = None  # "file:line" of the first skipped document, for the log
+    strict_labels: bool = True      # an empty or non-scalar label is an error (else: the row counts as unlabelled)
+    bad_labels: int = 0
 
     def skip(self, source: str, line: int) -> None:
         self.skipped_empty += 1
@@ -103,7 +105,8 @@ def _decoded_lines(path: Path, progress=None) -> Iterator[tuple[int, str]]:
             raw.close()
 
 
-def _read_jsonl(path: Path, text_field: str, label_field: str, stats: ReadStats, progress) -> Iterator[Document]:
+def _read_jsonl(path: Path, text_field: str, label_field: str, stats: ReadStats, progress,
+                keep_empty=False) -> Iterator[Document]:
     for lineno, s in _decoded_lines(path, progress):
         if not s.strip():
             continue  # blank lines between records are not documents
@@ -124,12 +127,12 @@ def _read_jsonl(path: Path, text_field: str, label_field: str, stats: ReadStats,
         if not isinstance(text, str):
             raise InputError(f"field {text_field!r} must be a string, got {type(text).__name__}",
                              path=path, line=lineno)
-        label = obj.pop(label_field, None)
-        yield from _emit(text, None if label is None else str(label), obj, str(path), lineno, stats)
+        label = _label(obj.pop(label_field, None), path, lineno, f"{label_field!r} field", stats)
+        yield from _emit(text, label, obj, str(path), lineno, stats, keep_empty)
 
 
 def _read_csv(path: Path, delimiter: str, text_field: str, label_field: str, stats: ReadStats,
-              progress) -> Iterator[Document]:
+              progress, keep_empty=False) -> Iterator[Document]:
     lines = (s for _, s in _decoded_lines(path, progress))
     reader = csv.reader(lines, delimiter=delimiter)
     try:
@@ -155,17 +158,19 @@ def _read_csv(path: Path, delimiter: str, text_field: str, label_field: str, sta
         if len(row) != len(header):
             raise InputError(f"expected {len(header)} columns, found {len(row)}", path=path,
                              line=reader.line_num, hint="quote fields that contain the delimiter or newlines")
-        label = row[li] if li is not None and row[li] != "" else None
+        # an empty cell is a missing label (what pandas writes for NaN)
+        label = _label(row[li], path, reader.line_num, f"{label_field!r} column", stats) \
+            if li is not None and row[li].strip() else None
         extra = {h: v for k, (h, v) in enumerate(zip(header, row)) if k not in (ti, li)}
-        yield from _emit(row[ti], label, extra, str(path), reader.line_num, stats)
+        yield from _emit(row[ti], label, extra, str(path), reader.line_num, stats, keep_empty)
 
 
-def _read_txt(path: Path, stats: ReadStats, progress) -> Iterator[Document]:
+def _read_txt(path: Path, stats: ReadStats, progress, keep_empty=False) -> Iterator[Document]:
     for lineno, s in _decoded_lines(path, progress):
-        yield from _emit(s, None, {}, str(path), lineno, stats)
+        yield from _emit(s, None, {}, str(path), lineno, stats, keep_empty)
 
 
-def _read_folder(path: Path, stats: ReadStats, progress) -> Iterator[Document]:
+def _read_folder(path: Path, stats: ReadStats, progress, keep_empty=False) -> Iterator[Document]:
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".txt", ".text"))
     if not files:
         raise InputError("the folder contains no .txt files", path=path)
@@ -180,13 +185,24 @@ def _read_folder(path: Path, stats: ReadStats, progress) -> Iterator[Document]:
                              hint="re-encode the file as UTF-8") from None
         if progress is not None:
             progress.update(p.stat().st_size)
-        yield from _emit(text, label, {"file": str(rel)}, str(p), 1, stats)
+        yield from _emit(text, label, {"file": str(rel)}, str(p), 1, stats, keep_empty)
 
 
-def _emit(text, label, extra, source, line, stats: ReadStats):
+def _label(value, path, line, field, stats: ReadStats):
+    try:
+        return normalize_label(value, path=path, line=line, field=field)
+    except InputError:
+        if stats.strict_labels:
+            raise
+        stats.bad_labels += 1  # where labels are only metadata (prepare, tokenize), such a row is unlabelled
+        return None
+
+
+def _emit(text, label, extra, source, line, stats: ReadStats, keep_empty=False):
     if not text.strip():
         stats.skip(source, line)
-        return
+        if not keep_empty:
+            return
     stats.documents += 1
     if label is not None:
         stats.labeled += 1
@@ -194,11 +210,14 @@ def _emit(text, label, extra, source, line, stats: ReadStats):
 
 
 def read_documents(paths, *, format: str = "auto", text_field: str = "text", label_field: str = "label",
-                   stats: ReadStats | None = None, progress: bool | str = False) -> Iterator[Document]:
+                   stats: ReadStats | None = None, progress: bool | str = False,
+                   keep_empty: bool = False) -> Iterator[Document]:
     """Yield the documents of one or more files/folders in order.
 
     ``stats`` (a :class:`ReadStats`) is filled as the generator runs; ``progress`` shows a byte-level progress
-    bar on stderr (pass a string to set its description).
+    bar on stderr (pass a string to set its description). Empty and whitespace-only documents are skipped
+    (and counted in ``stats.skipped_empty``) unless ``keep_empty``: ``embed`` and ``predict`` keep them, so
+    output row i stays input row i. Labels are normalized by :func:`~shoestring.data.labels.normalize_label`.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -221,13 +240,14 @@ def read_documents(paths, *, format: str = "auto", text_field: str = "text", lab
         for p in paths:
             fmt = detect_format(p) if format == "auto" else ("folder" if p.is_dir() else format)
             if fmt == "jsonl":
-                yield from _read_jsonl(p, text_field, label_field, stats, bar)
+                yield from _read_jsonl(p, text_field, label_field, stats, bar, keep_empty)
             elif fmt in ("csv", "tsv"):
-                yield from _read_csv(p, "," if fmt == "csv" else "\t", text_field, label_field, stats, bar)
+                yield from _read_csv(p, "," if fmt == "csv" else "\t", text_field, label_field, stats, bar,
+                                     keep_empty)
             elif fmt == "txt":
-                yield from _read_txt(p, stats, bar)
+                yield from _read_txt(p, stats, bar, keep_empty)
             else:
-                yield from _read_folder(p, stats, bar)
+                yield from _read_folder(p, stats, bar, keep_empty)
     finally:
         if bar is not None:
             bar.close()

@@ -368,7 +368,7 @@ def prepare_tokens(inputs, out_dir, config: TokensConfig | None = None, tokenize
     inputs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     where = ", ".join(map(str, inputs))
     check_writable(out_dir, overwrite)
-    read_kw = dict(format=config.format, text_field=config.text_field)
+    read_kw = dict(format=config.format, text_field=config.text_field, label_field=config.label_field)
 
     if tokenizer is None:
         tok, source = None, "trained"
@@ -382,7 +382,7 @@ def prepare_tokens(inputs, out_dir, config: TokensConfig | None = None, tokenize
         special_ids(tok)  # fail before reading the corpus
 
     # pass 1: count the documents, and train the tokenizer on them
-    first = ReadStats()
+    first = ReadStats(strict_labels=False)  # labels are not used here: a malformed one must not stop tokenizing
     if tok is None:
         log.info("training a %s tokenizer (vocabulary %d) on %s", config.kind, config.vocab_size, where)
         docs = read_documents(inputs, stats=first, progress="training tokenizer" if progress else False, **read_kw)
@@ -411,7 +411,8 @@ def prepare_tokens(inputs, out_dir, config: TokensConfig | None = None, tokenize
     # atomic_folder reads `info` when the block ends, so the counts added inside it reach the manifest
     with atomic_folder(out_dir, KIND, overwrite=overwrite, info=info) as tmp:
         writers = {name: _SplitWriter(tmp / f"{name}.bin", dtype) for name in TokenCorpus.SPLITS}
-        docs = read_documents(inputs, progress="encoding" if progress else False, **read_kw)
+        docs = read_documents(inputs, stats=ReadStats(strict_labels=False), progress="encoding" if progress else False,
+                              **read_kw)
         start = 0
         for texts in _batches((d.text for d in docs), config.shard_docs):
             held = is_valid[start:start + len(texts)]

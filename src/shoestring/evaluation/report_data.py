@@ -11,14 +11,14 @@ import numpy as np
 def vampire_report(model, output=None, *, data=None, color_by: str = "auto", seed: int = 0,
                    max_points: int = 2000) -> Path:
     """Write the report to ``output`` (default: ``MODEL.report.html`` beside the model folder, which stays as
-    its manifest lists it)."""
+    its manifest lists it). ``model``: a VAMPIRE folder (opened with :func:`shoestring.load`)."""
     from shoestring.evaluation.npmi import topic_diversity
     from shoestring.evaluation.report import map_2d, write_report
-    from shoestring.learners.vampire.estimator import VAMPIRE
+    from shoestring.registry import load
 
     model = Path(model)
-    vae = VAMPIRE.from_pretrained(model)
-    ref, labels = getattr(vae, "_reference", None), getattr(vae, "_reference_labels", None)
+    vae = load(model, kinds=("vampire",))
+    ref, labels = getattr(vae, "reference_", None), getattr(vae, "reference_labels_", None)
     if data is not None:
         from shoestring.data.bow import BowCorpus
 

@@ -29,7 +29,14 @@ def setup(device) -> tuple[int, int]:
         return world()
     if not dist.is_initialized():
         backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
-        dist.init_process_group(backend)
+        from shoestring.training.launch import INIT_ENV
+
+        init = os.environ.get(INIT_ENV)  # `--processes N`: a file store, no network listener (see launch.py)
+        if init:
+            dist.init_process_group(backend, init_method=init, rank=int(os.environ["RANK"]),
+                                    world_size=int(os.environ["WORLD_SIZE"]))
+        else:
+            dist.init_process_group(backend)
     return world()
 
 
@@ -77,3 +84,32 @@ def all_reduce_mean(value: float) -> float:
     t = torch.tensor([value], dtype=torch.float64)
     dist.all_reduce(t)
     return float(t.item()) / size
+
+
+def barrier() -> None:
+    """Wait for every process (a no-op outside torchrun)."""
+    import torch.distributed as dist
+
+    if world()[1] > 1:
+        dist.barrier()
+
+
+def leave_process_group() -> None:
+    """Under torchrun (or ``--processes``), leave the process group cleanly; a no-op when torch.distributed was
+    never imported (so the CLI's other commands never import torch for it)."""
+    import sys
+
+    if "torch.distributed" not in sys.modules:
+        return
+    import gc
+
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        # wait for rank 0 to finish writing before anyone tears the group down: a process leaving while
+        # another still talks to it can abort gloo ("terminate called without an active exception")
+        try:
+            dist.barrier()
+        finally:
+            gc.collect()  # nothing left holding the group (a DDP reducer in a reference cycle) past this point
+            dist.destroy_process_group()

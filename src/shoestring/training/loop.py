@@ -9,30 +9,41 @@ A *learner* is any object with:
   DDP wrapper of ``learner.model``);
 - ``evaluate(state) -> {name: float}``: metrics after each epoch (rank 0 only), e.g. NPMI or dev accuracy;
 - ``monitor``/``mode``: which metric selects the best model (``"npmi"``, ``"max"``);
-- optional ``parameters()`` to optimize (default: all of ``model``'s), ``on_epoch_start(state)``, and
-  ``min_batch`` (smaller batches are skipped: batch-norm needs two examples).
+- optional ``parameters()`` to optimize (default: all of ``model``'s), ``optimizer(params)``,
+  ``on_epoch_start(state)``, ``on_step_start(state, optimizer)``, ``min_batch`` (smaller batches are skipped:
+  batch-norm needs two examples) and ``nan_advice`` (the hint when the loss becomes NaN/inf).
 
 :class:`Trainer` runs epochs over a seeded permutation, steps Adam, checks every loss for NaN/inf (and stops
 with advice instead of silently training on garbage), evaluates, keeps the best weights, checkpoints for
 ``--resume``, and stops on patience or on the wall-clock budget (``minutes``) with the best weights loaded.
 Callbacks (:mod:`shoestring.training.callbacks`) see every step and epoch: the progress bar is one.
+
+``--resume`` continues only the same run: the checkpoint records the caller's ``signature`` (data and shape
+settings) and the config; a different signature, batch size or seed is a :class:`~shoestring.errors.ConfigError`
+naming what changed, and other changed settings (``minutes``, ``max_epochs``, ``lr`` ...) take effect with a
+warning that names them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import math
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from shoestring.errors import TrainingError
+from shoestring.errors import ConfigError, TrainingError
 from shoestring.training import distributed as dist_utils
 from shoestring.training.callbacks import Callback, ProgressBar
-from shoestring.training.checkpoint import load_checkpoint, save_checkpoint
+from shoestring.training.checkpoint import (is_complete, load_checkpoint, recover_checkpoint, remove_checkpoint,
+                                            save_checkpoint)
 from shoestring.training.config import TrainConfig
+from shoestring.training.optim import adam  # noqa: F401  (re-exported: it lived here before)
+
+log = logging.getLogger("shoestring")
 
 
 @dataclasses.dataclass
@@ -52,6 +63,7 @@ class TrainState:
     stop_reason: str = ""
     batch: int = 0                 # batches done in the current epoch (to resume mid-epoch)
     tokens: int = 0                # tokens trained on, when the learner reports them (for tokens/s)
+    monitor: str = ""              # the learner's metric that selects the best model (for display)
 
     @property
     def progress(self) -> float:
@@ -65,39 +77,93 @@ class TrainState:
 
 _RESUMED = ("epoch", "step", "batch", "tokens", "elapsed", "best", "best_epoch", "bad_epochs", "history")
 
-_NAN_ADVICE = ("lower the learning rate (--lr 1e-4), use a larger batch (--batch-size 256), clip gradients "
-               "(--grad-clip 1.0), or anneal the KL term more slowly (--kl-annealing sigmoid)")
+# generic: a learner's ``nan_advice`` (or Trainer's keyword) names its own remedies
+_NAN_ADVICE = ("lower the learning rate (--lr), use a larger batch (--batch-size), or clip gradients "
+               "(--grad-clip 1.0)")
+
+# settings that define the run as much as the signature does: a resumed run with others is not the same run
+# (batch order, steps per epoch, initialization); every other changed setting takes effect, with a notice
+_MUST_MATCH = ("batch_size", "seed")
+_FIX = "run with the original settings, or start fresh without --resume"
+_UNSET = object()
 
 
-def adam(params, lr: float):
-    """Adam, fused where this torch build supports it (10x faster steps on CPU for large embedding tables)."""
-    import torch
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=str))
 
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr)
+
+def _show(value) -> str:
+    if value is _UNSET:
+        return "(not recorded)"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_resumable(saved: dict | None, config: dict, signature: dict | None, path=None) -> list[str]:
+    """Compare the run about to resume with the checkpoint's record ``saved`` (``{"signature", "config"}``).
+
+    Raises ConfigError naming every signature key, batch size or seed that changed (old -> new); returns the
+    other changed settings as ``"name old -> new"`` (they take effect). A checkpoint without a record (written
+    before they were kept) passes."""
+    if not saved:
+        return []
+    config = _jsonable(config)
+    old_sig, old_cfg = saved.get("signature"), saved.get("config") or {}
+    errors = []
+    if signature is not None and old_sig is not None:
+        new_sig = _jsonable(signature)
+        for k in sorted(set(old_sig) | set(new_sig)):
+            a, b = old_sig.get(k, _UNSET), new_sig.get(k, _UNSET)
+            if a != b:
+                errors.append(f"{k} {_show(a)} -> {_show(b)}")
+    sig_keys = set(old_sig or ()) | set(signature or ())
+    for k in _MUST_MATCH:
+        if k in old_cfg and k in config and old_cfg[k] != config[k] and k not in sig_keys:
+            errors.append(f"{k} {_show(old_cfg[k])} -> {_show(config[k])}")
+    if errors:
+        raise ConfigError("--resume: the checkpoint is from a different run; changed: " + ", ".join(errors),
+                          path=path, hint=_FIX)
+    return [f"{k} {_show(old_cfg[k])} -> {_show(v)}" for k, v in config.items()
+            if k in old_cfg and old_cfg[k] != v and k not in sig_keys]
 
 
 class Trainer:
-    """Run a learner. ``Trainer(config).fit(learner, checkpoint_dir=..., resume=...)`` -> :class:`TrainState`."""
+    """Run a learner. ``Trainer(config).fit(learner, checkpoint_dir=..., resume=..., signature=...)`` ->
+    :class:`TrainState`.
 
-    def __init__(self, config: TrainConfig, callbacks: list[Callback] | None = None, nan_advice: str = _NAN_ADVICE):
+    ``nan_advice``: the hint when the loss becomes NaN/inf (default: the learner's ``nan_advice``, else generic
+    advice)."""
+
+    def __init__(self, config: TrainConfig, callbacks: list[Callback] | None = None, nan_advice: str | None = None):
         self.config = config
         self.callbacks = list(callbacks or [])
         self.nan_advice = nan_advice
 
-    def fit(self, learner, *, checkpoint_dir: str | Path | None = None, resume: bool = False) -> TrainState:
+    def fit(self, learner, *, checkpoint_dir: str | Path | None = None, resume: bool = False,
+            signature: dict | None = None) -> TrainState:
+        """Train ``learner``; checkpoint into ``checkpoint_dir`` and continue from it with ``resume``.
+
+        ``signature`` (JSON-able: data fingerprints, vocabulary size, shape settings) is stored in the checkpoint;
+        resuming with a different one is a ConfigError. torch's thread count is restored on return."""
+        import torch
+
+        threads = torch.get_num_threads()
+        try:
+            if self.config.threads:
+                torch.set_num_threads(self.config.threads)
+            return self._fit(learner, checkpoint_dir, resume, signature)
+        finally:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+
+    def _fit(self, learner, checkpoint_dir, resume: bool, signature: dict | None) -> TrainState:
         import torch
 
         cfg = self.config
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        nan_advice = self.nan_advice or getattr(learner, "nan_advice", None) or _NAN_ADVICE
         device = dist_utils.resolve_device(cfg.device)
         rank, world = dist_utils.setup(device)
         if cfg.batch_size % world:
-            from shoestring.errors import ConfigError
-
             raise ConfigError(f"--batch-size {cfg.batch_size} must be divisible by the {world} processes")
         local_bs = cfg.batch_size // world
         n = learner.n_examples
@@ -109,17 +175,35 @@ class Trainer:
         params = list(learner.parameters()) if hasattr(learner, "parameters") else list(model.parameters())
         optimizer = learner.optimizer(params) if hasattr(learner, "optimizer") else adam(params, cfg.lr)
         state = TrainState(steps_per_epoch=steps, max_epochs=cfg.max_epochs,
-                           budget=None if cfg.minutes is None else cfg.minutes * 60.0)
+                           budget=None if cfg.minutes is None else cfg.minutes * 60.0,
+                           monitor=getattr(learner, "monitor", ""))
         best_state = None
         ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self._run = {"signature": None if signature is None else _jsonable(signature),
+                     "config": _jsonable(cfg.to_dict())}
+        if ckpt is not None and rank == 0:
+            recover_checkpoint(ckpt)  # finish a swap a crash interrupted; drop a half-written checkpoint
+        if resume and world > 1:
+            dist_utils.barrier()
         torch.manual_seed(cfg.seed)
         if resume:
-            if ckpt is None or not (ckpt / "loop_state.json").exists():
+            if ckpt is None or not is_complete(ckpt):
                 raise TrainingError("--resume was given but there is no checkpoint to resume from",
                                     path=ckpt, hint="run without --resume to start fresh")
             saved = load_checkpoint(ckpt)
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
+            changed = check_resumable(saved["run"], self._run["config"], signature, ckpt)
+            if changed and rank == 0:
+                log.warning("--resume keeps these changed settings: %s", ", ".join(changed))
+            try:
+                model.load_state_dict(saved["model"])
+            except RuntimeError as e:
+                raise ConfigError("--resume: the checkpoint's weights do not fit this model (it was written with "
+                                  f"other settings): {_first_lines(e)}", path=ckpt, hint=_FIX) from None
+            try:
+                optimizer.load_state_dict(saved["optimizer"])
+            except (RuntimeError, ValueError, KeyError) as e:
+                raise ConfigError("--resume: the checkpoint's optimizer state does not fit this model's "
+                                  f"parameters: {_first_lines(e)}", path=ckpt, hint=_FIX) from None
             best_state = saved["best"]
             ls = saved["loop_state"]
             for k in _RESUMED:
@@ -148,8 +232,9 @@ class Trainer:
         else:
             clock = time.perf_counter
         t_start = clock() - state.elapsed
-        accum = getattr(cfg, "grad_accum", 1)
-        eval_every = getattr(cfg, "eval_every", None)  # steps; None: evaluate once per epoch
+        accum = cfg.grad_accum
+        eval_every = cfg.eval_every  # steps; None: evaluate once per epoch
+        min_batch = getattr(learner, "min_batch", 1)
         self._t_eval = time.perf_counter()
         while state.epoch < cfg.max_epochs and not stop:
             if hasattr(learner, "on_epoch_start"):
@@ -162,18 +247,18 @@ class Trainer:
             for b in range(state.batch, steps):  # state.batch > 0 when resuming mid-epoch
                 state.batch = b + 1
                 idx = perm[b * local_bs:(b + 1) * local_bs]
-                if len(idx) < getattr(learner, "min_batch", 1):
+                if len(idx) < min_batch:
                     continue  # e.g. a last batch of one document, which batch-norm cannot normalize
                 if hasattr(learner, "on_step_start"):
                     learner.on_step_start(state, optimizer)
                 optimizer.zero_grad(set_to_none=True)
-                value, metrics = self._accumulate(learner, train_model, idx, accum, world, state)
+                value, metrics = self._accumulate(learner, train_model, idx, accum, world, state, min_batch)
                 if world > 1:
                     value = dist_utils.all_reduce_mean(value)
                 if not math.isfinite(value):
                     raise TrainingError(
                         f"the training loss became {value} at epoch {state.epoch + 1}, step {b + 1}; the last "
-                        f"checkpoint (if any) is kept", path=ckpt, hint=self.nan_advice)
+                        f"checkpoint (if any) is kept", path=ckpt, hint=nan_advice)
                 if cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 optimizer.step()
@@ -232,11 +317,12 @@ class Trainer:
         return state
 
     @staticmethod
-    def _accumulate(learner, train_model, idx, accum, world, state):
-        """Forward and backward over ``idx`` in ``accum`` micro-batches; gradients equal one full batch's."""
+    def _accumulate(learner, train_model, idx, accum, world, state, min_batch=1):
+        """Forward and backward over ``idx`` in ``accum`` micro-batches (none smaller than ``min_batch``);
+        gradients equal one full batch's."""
         import contextlib
 
-        parts = [p for p in np.array_split(idx, min(accum, len(idx))) if len(p)]
+        parts = [p for p in np.array_split(idx, max(1, min(accum, len(idx) // max(min_batch, 1)))) if len(p)]
         value, metrics = 0.0, {}
         for i, part in enumerate(parts):
             w = len(part) / len(idx)
@@ -276,18 +362,25 @@ class Trainer:
             state.history.append(record)
             if cfg.patience and state.bad_epochs >= cfg.patience and not stop:
                 state.stop_reason = (f"no improvement of {learner.monitor} for {cfg.patience} evaluations "
-                                     f"(best {state.best:.4f} at epoch {state.best_epoch})")
+                                     + (f"(best {state.best:.4f} at epoch {state.best_epoch})" if state.best is not None
+                                        else "(it was never a finite number)"))
                 flags[0] = 1.0
             for cb in callbacks:
                 cb.on_epoch_end(state, record)
             if ckpt is not None:
                 save_checkpoint(ckpt, model=model, optimizer=optimizer, best_state=best_state,
-                                loop_state={k: getattr(state, k) for k in _RESUMED})
+                                loop_state={k: getattr(state, k) for k in _RESUMED}, run=self._run)
         flags = dist_utils.broadcast_floats(flags)
         self._t_eval = time.perf_counter()  # "seconds" of the next record: training time, not evaluation
         return best_state, stop or bool(flags[0])
 
     @staticmethod
     def clear_checkpoint(checkpoint_dir: str | Path | None) -> None:
+        """Delete a checkpoint folder and any temporary folders an interrupted save left beside it."""
         if checkpoint_dir is not None:
-            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+            remove_checkpoint(Path(checkpoint_dir))
+
+
+def _first_lines(e: Exception, n: int = 3) -> str:
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    return " ".join(lines[:n]) + (" ..." if len(lines) > n else "")

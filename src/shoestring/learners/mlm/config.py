@@ -11,6 +11,7 @@ import dataclasses
 
 from shoestring.config import param
 from shoestring.errors import ConfigError
+from shoestring.learners.mlm.objectives import OBJECTIVES, get_objective
 from shoestring.training.config import TrainConfig
 
 # Turc et al. 2019 ("Well-Read Students Learn Better"): L layers x H hidden, heads = H / 64, FFN = 4H.
@@ -42,7 +43,8 @@ class MLMConfig(TrainConfig):
     ``m_corr`` the fraction whose input is corrupted. With ``m_corr <= m_pred`` every corrupted token is
     predicted, and ``m_pred - m_corr`` of the tokens are predicted from their uncorrupted selves; BERT's
     recipe is ``m_corr = m_pred = 0.15`` with the 80-10-10 rule (of corrupted tokens, 80% become [MASK], 10%
-    a random token, 10% stay).
+    a random token, 10% stay). Unset, ``m_corr`` is ``m_pred`` and the rule is on; the objective resolves
+    them (:meth:`mask_rates`) and rejects what it cannot honour (ELECTRA: ``m_corr = m_pred``, no rule).
 
     The default is 40%, from measurements (docs/benchmarks.md): ``mini`` pre-trained on AG News for 30 CPU
     minutes reached a lower validation loss (4.26 vs 4.38, both scored at 15% masking) and higher few-label
@@ -63,19 +65,22 @@ class MLMConfig(TrainConfig):
     max_positions: int = param(512, "position embeddings (longest sequence the model can read)", min=8)
     dropout: float = param(0.0, "dropout in the encoder during pre-training (0: none, as in short-budget "
                                 "recipes); exported models use 0.1 for fine-tuning", min=0.0, max=0.9)
-    objective: str = param("mlm", "mlm (masked-LM) or electra (replaced-token detection: a small generator "
-                                  "fills the masked positions, the model learns which tokens were replaced)",
-                           choices=("mlm", "electra"))
-    m_corr: float = param(0.40, "m_corr: fraction of tokens whose input is corrupted", min=0.0, max=1.0)
+    # no choices=: the names are the objectives registry's (learners/mlm/objectives), checked in _check, so
+    # an objective registered with register_objective is accepted too
+    objective: str = param("mlm", "the pre-training objective: mlm (masked-LM) or electra (replaced-token "
+                                  "detection: a small generator fills the masked positions, the model learns "
+                                  "which tokens were replaced)")
+    m_corr: float | None = param(None, "m_corr: fraction of tokens whose input is corrupted (default: m_pred; "
+                                       "electra needs m_corr = m_pred)", min=0.0, max=1.0)
     m_pred: float = param(0.40, "m_pred: fraction of tokens the loss predicts", min=0.01, max=1.0)
-    replace_rule: bool = param(True, "the 80-10-10 rule for corrupted tokens (off: all become [MASK])")
+    replace_rule: bool | None = param(None, "the 80-10-10 rule for corrupted tokens (off: all become [MASK]; "
+                                            "default: on for mlm, off for electra, which has no such rule)")
     masking: str = param("uniform", "which tokens: uniform, whole_word (all pieces of a word together) or span "
                                     "(contiguous spans, geometric lengths)",
                          choices=("uniform", "whole_word", "span"))
     span_mean: float = param(3.0, "mean span length for --masking span", min=1.0)
     cross_document: bool = param(False, "let attention cross document boundaries inside a packed sequence")
     batch_size: int = param(64, "sequences per optimizer step (global, after accumulation)", min=1)
-    grad_accum: int = param(1, "split each step into this many micro-batches (same result, less memory)", min=1)
     lr: float = param(1e-3, "peak AdamW learning rate", min=0.0)
     weight_decay: float = param(0.01, "AdamW weight decay (not on biases and LayerNorm)", min=0.0)
     warmup: float = param(0.06, "fraction of training spent warming the learning rate up", min=0.0, max=1.0)
@@ -111,3 +116,18 @@ class MLMConfig(TrainConfig):
             raise ConfigError(f"--seq-len {self.seq_len} exceeds --max-positions {self.max_positions}")
         if self.batch_size % self.grad_accum:
             raise ConfigError(f"--batch-size {self.batch_size} must be divisible by --grad-accum {self.grad_accum}")
+        # an unknown name lists the known ones; the objective rejects settings it cannot honour
+        get_objective(self.objective, self).check(self)
+
+    def mask_rates(self) -> tuple[float, float, bool]:
+        """(m_corr, m_pred, replace_rule) as the objective resolves them (m_corr/replace_rule may be unset)."""
+        return get_objective(self.objective, self).mask_rates(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "config") -> "MLMConfig":
+        """As :meth:`Config.from_dict`; a file saved by an older shoestring with settings its objective ignored
+        is first read as what was trained (:meth:`Objective.upgrade_saved`, e.g. ELECTRA's m_corr)."""
+        name = d.get("objective", cls.objective) if isinstance(d, dict) else None
+        if isinstance(name, str) and name in OBJECTIVES:
+            d = get_objective(name).upgrade_saved(d, source)
+        return super().from_dict(d, source=source)

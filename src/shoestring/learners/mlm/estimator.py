@@ -124,11 +124,21 @@ class MaskedLM:
             c = self.config = c.replace(batch_size=small)
             learner.config = c
         t0 = time.time()
+        # what --resume must find unchanged: the data and the shapes
+        signature = {"inputs": [i.get("sha256") for i in corpus.manifest.get("inputs", [])],
+                     "vocab_size": corpus.vocab_size, **{k: v for k, v in corpus.counts.items()
+                                                         if k.endswith(("_documents", "_tokens"))},
+                     "packed_sequences": learner.n_examples, "sizes": dict(model.sizes), "seq_len": c.seq_len,
+                     "objective": c.objective, "init_from": None if self.init_from is None else str(self.init_from)}
         state = Trainer(c, callbacks=callbacks, nan_advice=_NAN_ADVICE).fit(
-            learner, checkpoint_dir=checkpoint_dir, resume=resume)
+            learner, checkpoint_dir=checkpoint_dir, resume=resume, signature=signature)
         self.model_ = model.cpu().eval()
-        if learner.electra:  # the replaced-token head, exported with the discriminator
-            self.discriminator_head_ = learner.model.discriminator_predictions.cpu().eval()
+        # [objective plug-in] what save_pretrained writes, and the objective's fitted attributes (ELECTRA:
+        # discriminator_head_): learners/mlm/objectives
+        self.export_ = learner.objective.export(learner.model)
+        for name, value in self.export_.attributes.items():
+            setattr(self, name, value)
+        # [/objective plug-in]
         self.tokenizer_ = corpus.tokenizer
         self.special_ = corpus.special
         self.history_ = state.history
@@ -154,6 +164,12 @@ class MaskedLM:
         for enc in self.tokenizer_.encode_batch(list(texts), add_special_tokens=False):
             ids.append([sp.cls, *enc.ids[: max_len - 2], sp.sep])
         return ids
+
+    @property
+    def dim(self) -> int:
+        """Width of :meth:`transform`'s features (H)."""
+        self._check_fitted()
+        return self.model_.sizes["hidden"]
 
     def transform(self, texts, *, batch_size: int = 64, max_len: int | None = None,
                   pooling: str = "mean") -> np.ndarray:
@@ -188,14 +204,18 @@ class MaskedLM:
         from safetensors.torch import save_file
 
         from shoestring.data.tokens import save_hf_tokenizer
-        from shoestring.learners.mlm.export import export_state_dict, hf_config
+        from shoestring.learners.mlm.export import hf_config
+        from shoestring.learners.mlm.objectives import get_objective
 
         self._check_fitted()
         m, t = self.model_, getattr(self, "training_", {})
-        head = getattr(self, "discriminator_head_", None)
+        # [objective plug-in] the fitted objective decides the export; an encoder alone (from_pretrained) is a
+        # masked-LM BERT
+        ex = getattr(self, "export_", None) or get_objective("mlm", self.config).export(None)
+        # [/objective plug-in]
         with atomic_folder(path, KIND, overwrite=overwrite) as tmp:
-            write_json(tmp / "config.json", hf_config(m, pad_token_id=self.special_.pad, electra=head is not None))
-            save_file(export_state_dict(m, head), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            write_json(tmp / "config.json", hf_config(m, pad_token_id=self.special_.pad, kind=ex.hf_config))
+            save_file(ex.state_dict(m), str(tmp / "model.safetensors"), metadata={"format": "pt"})
             save_hf_tokenizer(self.tokenizer_, tmp, model_max_length=m.sizes["positions"])
             write_json(tmp / "shoestring_config.json", {"model_type": "compact-bert", "config": self.config.to_dict(),
                                                         "init_from": None if self.init_from is None
@@ -204,19 +224,15 @@ class MaskedLM:
                                                     "data": getattr(self, "data_", {})})
             s = m.sizes
             c = self.config
-            objective = ("ELECTRA replaced-token detection (the discriminator; generator width "
-                         f"{c.electra_generator} H, lambda = {c.electra_weight}), masking"
-                         if head is not None else "masked-LM with")
             (tmp / "README.md").write_text(model_card(
-                "Compact BERT pre-trained with " + ("ELECTRA" if head is not None else "masked-LM"),
+                "Compact BERT pre-trained with " + ex.title,
                 f"A BERT encoder with L = {s['layers']} layers, H = {s['hidden']}, {s['heads']} heads, FFN "
                 f"{s['ffn']} and a {s['vocab']}-row vocabulary ({m.num_parameters():,} parameters), pre-trained "
-                f"with shoestring ({t.get('origin', '')}): {objective} m_corr = {c.m_corr}, m_pred = "
-                f"{c.m_pred}, {c.masking} masking, sequences of {c.seq_len} tokens.",
+                f"with shoestring ({t.get('origin', '')}): {ex.description}, {c.masking} masking, sequences of "
+                f"{c.seq_len} tokens.",
                 usage="```python\nfrom transformers import AutoModel, AutoTokenizer\n"
                       "tok = AutoTokenizer.from_pretrained('.')\nmodel = AutoModel.from_pretrained('.')\n```\n\n"
-                      + ("`AutoModelForPreTraining` gives the replaced-token head." if head is not None else
-                         "`AutoModelForMaskedLM` gives the masked-LM head.")
+                      + ex.usage
                       + "\n\nor with shoestring: `MaskedLM.from_pretrained('.').transform(texts)`",
                 data=getattr(self, "data_", None),
                 metrics={k.replace("_", " "): v for k, v in t.items()}, settings=c.to_dict()), encoding="utf-8")

@@ -15,16 +15,17 @@ from pathlib import Path
 from shoestring.errors import ArtifactError, InputError
 
 SUPPORTED = ("bert", "electra")
+# the Hugging Face class an export is read as; an objective's Export names one (objectives/__init__.py)
+BERT_KIND = {"architectures": ["BertForMaskedLM"], "model_type": "bert"}
+ELECTRA_KIND = {"architectures": ["ElectraForPreTraining"], "model_type": "electra"}  # plus embedding_size = H
 
 
-def hf_config(model, *, pad_token_id: int = 0, electra: bool = False) -> dict:
-    """``config.json`` for ``transformers.BertConfig`` describing ``model`` (``ElectraConfig`` for an ELECTRA
-    discriminator)."""
+def hf_config(model, *, pad_token_id: int = 0, kind: dict | None = None) -> dict:
+    """``config.json`` describing ``model``: ``transformers.BertConfig``, or the class ``kind`` names (its
+    ``architectures``, ``model_type`` and any key of its own, first; e.g. an ELECTRA discriminator's)."""
     s = model.sizes
-    kind = {"architectures": ["ElectraForPreTraining"], "model_type": "electra", "embedding_size": s["hidden"]} \
-        if electra else {"architectures": ["BertForMaskedLM"], "model_type": "bert"}
     return {
-        **kind, "vocab_size": s["vocab"],
+        **(BERT_KIND if kind is None else kind), "vocab_size": s["vocab"],
         "hidden_size": s["hidden"], "num_hidden_layers": s["layers"], "num_attention_heads": s["heads"],
         "intermediate_size": s["ffn"], "hidden_act": "gelu", "max_position_embeddings": s["positions"],
         "type_vocab_size": 2, "layer_norm_eps": 1e-12, "initializer_range": 0.02,

@@ -5,8 +5,12 @@ Batches are packed sequences (:mod:`~shoestring.learners.mlm.packing`), masked o
 fresh masks, a resumed run masks exactly as an uninterrupted one, and one process masks a global batch
 exactly as two processes under ``torchrun`` mask its halves. The learning rate follows warm-up then decay by the fraction of
 training done, counted in steps or in the ``--minutes`` budget, whichever is further (time-budgeted recipes
-set the schedule by the clock, not by a step count they cannot know). Validation is the MLM loss on held-out
-documents at a fixed 15% masking, so runs with different training rates compare on one scale.
+set the schedule by the clock, not by a step count they cannot know).
+
+What is learned from a masked batch - the module trained, its loss, its validation, its export - is the
+objective's (:mod:`~shoestring.learners.mlm.objectives`, chosen by ``--objective``); so are the masking rates
+(:meth:`~shoestring.learners.mlm.objectives.Objective.mask_rates`). Validation masks are fixed
+(:meth:`MLMLearner.valid_batches`), so every evaluation scores the same corrupted tokens.
 """
 
 from __future__ import annotations
@@ -16,26 +20,20 @@ import torch
 
 from shoestring.learners.mlm.config import MLMConfig
 from shoestring.learners.mlm.masking import Masked, mask_tokens
-from shoestring.learners.mlm.model import CompactBert, lr_factor, param_groups
+from shoestring.learners.mlm.model import CompactBert
+from shoestring.learners.mlm.objectives import EVAL_SEED, get_objective
+from shoestring.training.optim import adamw, lr_factor, param_groups
 from shoestring.learners.mlm.packing import PackedSequences
-
-_EVAL_SEED = 20190703  # fixed validation masks: every evaluation scores the same corrupted tokens
 
 
 class MLMLearner:
-    monitor, mode = "valid_loss", "min"
-
     def __init__(self, model: CompactBert, corpus, config: MLMConfig):
+        self.objective = get_objective(config.objective, config)
         self.config = config
+        self.monitor, self.mode = self.objective.monitor, self.objective.mode
         # the [CLS] pooler gets no masked-LM gradient; frozen, so DDP does not wait for its gradients
         model.bert.pooler.requires_grad_(False)
-        self.electra = config.objective == "electra"
-        if self.electra:
-            from shoestring.learners.mlm.electra import ElectraPretrainer
-
-            self.model = ElectraPretrainer(model, config.electra_generator, config.electra_weight)
-        else:
-            self.model = model
+        self.model = self.objective.build(model)
         sp = corpus.special
         self.mask_id = sp.mask
         self.vocab_size = corpus.vocab_size
@@ -51,12 +49,16 @@ class MLMLearner:
         self.n_examples = len(self.train)
         self._step = 0
 
+    @property
+    def config(self) -> MLMConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: MLMConfig) -> None:  # the estimator may shrink batch_size: the objective follows
+        self._config = self.objective.config = config
+
     def optimizer(self, params):
-        groups = param_groups(self.model, self.config.weight_decay)
-        try:
-            return torch.optim.AdamW(groups, lr=self.config.lr, betas=(0.9, 0.98), eps=1e-6, fused=True)
-        except (RuntimeError, TypeError):
-            return torch.optim.AdamW(groups, lr=self.config.lr, betas=(0.9, 0.98), eps=1e-6)
+        return adamw(param_groups(self.model, self.config.weight_decay), self.config.lr, betas=(0.9, 0.98), eps=1e-6)
 
     def on_step_start(self, state, optimizer) -> None:
         c = self.config
@@ -67,10 +69,8 @@ class MLMLearner:
     def batch(self, indices):
         return (*self.train.batch(indices), np.asarray(indices))
 
-    def _masked(self, ids, rng, m_corr, m_pred, replace_rule=True):
+    def _masked(self, ids, rng, m_corr, m_pred, replace_rule):
         c = self.config
-        if self.electra:  # the generator reads [MASK] at every predicted position
-            m_corr, replace_rule = m_pred, False
         return mask_tokens(ids, special=self.special, m_corr=m_corr, m_pred=m_pred, mask_id=self.mask_id,
                            vocab_size=self.vocab_size, rng=rng, replace_rule=replace_rule, unit=c.masking,
                            word_start=self.word_start, span_mean=c.span_mean)
@@ -86,8 +86,9 @@ class MLMLearner:
         """Mask each sequence with its own generator, seeded by (seed, step, sequence): the masks do not depend
         on how a step's batch is split into micro-batches or across processes."""
         c = self.config
-        rows = [self._masked(ids[r:r + 1], np.random.default_rng([c.seed, self._step, int(i)]), c.m_corr, c.m_pred,
-                             c.replace_rule) for r, i in enumerate(indices)]
+        m_corr, m_pred, rule = self.objective.mask_rates(c)
+        rows = [self._masked(ids[r:r + 1], np.random.default_rng([c.seed, self._step, int(i)]), m_corr, m_pred,
+                             rule) for r, i in enumerate(indices)]
         return Masked(inputs=np.concatenate([m.inputs for m in rows]),
                       predict=np.concatenate([m.predict for m in rows]),
                       corrupt=np.concatenate([m.corrupt for m in rows]),
@@ -95,52 +96,19 @@ class MLMLearner:
 
     def loss(self, model, batch, state):
         ids, positions, segments, indices = batch
-        masked = self._mask_rows(ids, indices)
-        t = self._tensors(ids, positions, segments, masked)
-        if self.electra:
-            loss = model(**t, original=torch.from_numpy(ids).to(t["ids"].device))
-            return loss, {"tokens": ids.size, **self.model.last}
-        # sum over predicted tokens / (sequences x expected predictions per sequence): about the mean
-        # cross-entropy, and exactly additive over micro-batches and processes
-        loss = model(**t, normalizer=len(ids) * max(1.0, self.config.m_pred * ids.shape[1]))
-        return loss, {"tokens": ids.size}
+        t = self._tensors(ids, positions, segments, self._mask_rows(ids, indices))
+        loss, metrics = self.objective.loss(model, t, ids)
+        return loss, {"tokens": ids.size, **metrics}
+
+    def valid_batches(self, n: int, m_corr: float, m_pred: float, replace_rule: bool, size: int = 64):
+        """``(ids, tensors)`` for the first ``n`` validation sequences in batches of ``size``, masked at these
+        rates with fixed masks (one generator seeded by ``EVAL_SEED``, in order): objectives evaluate on them."""
+        rng = np.random.default_rng(EVAL_SEED)
+        for start in range(0, n, size):
+            ids, positions, segments = self.valid.batch(np.arange(start, min(n, start + size)))
+            yield ids, self._tensors(ids, positions, segments, self._masked(ids, rng, m_corr, m_pred, replace_rule))
 
     def evaluate(self, state) -> dict:
-        """Masked-LM loss and accuracy on (up to ``eval_sequences``) validation sequences at 15% masking."""
+        """The objective's validation metrics on (up to ``eval_sequences``) validation sequences."""
         n = min(len(self.valid), self.config.eval_sequences)
-        if n == 0:
-            return {}
-        if self.electra:
-            return self._evaluate_electra(n)
-        total, correct, count = 0.0, 0, 0
-        rng = np.random.default_rng(_EVAL_SEED)
-        for start in range(0, n, 64):
-            ids, positions, segments = self.valid.batch(np.arange(start, min(n, start + 64)))
-            masked = self._masked(ids, rng, 0.15, 0.15)
-            t = self._tensors(ids, positions, segments, masked)
-            h = self.model.encode(t["ids"], t["positions"], t["segments"])
-            logits = self.model.mlm_logits(h[t["targets_at"]])
-            total += float(torch.nn.functional.cross_entropy(logits, t["targets"], reduction="sum"))
-            correct += int((logits.argmax(-1) == t["targets"]).sum())
-            count += len(masked.targets)
-        return {"valid_loss": total / max(count, 1), "valid_accuracy": correct / max(count, 1)}
-
-    def _evaluate_electra(self, n: int) -> dict:
-        """ELECTRA's objective on validation sequences (fixed masks; the generator's samples are drawn from a
-        fixed torch seed so the global random state of training is left alone)."""
-        c = self.config
-        rng = np.random.default_rng(_EVAL_SEED)
-        sums = {"valid_loss": 0.0, "valid_generator_loss": 0.0, "valid_discriminator_loss": 0.0}
-        batches = 0
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_EVAL_SEED)
-            for start in range(0, n, 64):
-                ids, positions, segments = self.valid.batch(np.arange(start, min(n, start + 64)))
-                masked = self._masked(ids, rng, c.m_pred, c.m_pred)
-                t = self._tensors(ids, positions, segments, masked)
-                loss = self.model(**t, original=torch.from_numpy(ids).to(t["ids"].device))
-                sums["valid_loss"] += float(loss)
-                sums["valid_generator_loss"] += self.model.last["generator_loss"]
-                sums["valid_discriminator_loss"] += self.model.last["discriminator_loss"]
-                batches += 1
-        return {k: v / batches for k, v in sums.items()}
+        return self.objective.evaluate(self, n) if n else {}

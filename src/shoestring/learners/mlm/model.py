@@ -14,8 +14,6 @@ differs is how the work is done (the speed of the fastest BERT recipes, on a CPU
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -237,23 +235,5 @@ def training_flops_per_token(layers: int, hidden: int, ffn: int, vocab: int, seq
     return 3 * (layers * per_layer + head)
 
 
-def param_groups(model: nn.Module, weight_decay: float):
-    """AdamW groups: decay the weight matrices, not biases, LayerNorms or embeddings' norms."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim < 2 or "LayerNorm" in name else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def lr_factor(progress: float, warmup: float, decay: str) -> float:
-    """Learning-rate multiplier at ``progress`` in [0, 1] of training (by steps or by the time budget)."""
-    if warmup > 0 and progress < warmup:
-        return max(progress / warmup, 1e-3)
-    if decay == "constant":
-        return 1.0
-    rest = min(1.0, (progress - warmup) / max(1e-9, 1.0 - warmup))
-    if decay == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * rest))
-    return max(0.0, 1.0 - rest)
+# moved to shoestring.training.optim; re-exported for old imports
+from shoestring.training.optim import lr_factor, param_groups  # noqa: E402, F401

@@ -17,50 +17,31 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
+from shoestring.artifacts import write_json
 from shoestring.data.bow import BowCorpus, vectorize
 from shoestring.data.tokenizer import Tokenizer, TokenizerConfig
 from shoestring.data.vocab import Vocabulary
 from shoestring.errors import ArtifactError, InputError
+from shoestring.estimator import Estimator
 from shoestring.learners.vampire.config import VampireConfig
-from shoestring.training.loop import Trainer
+from shoestring.training.seed import seed_everything
 
 
-def _seed_everything(seed: int) -> None:
-    import random
-
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-class VAMPIRE:
+class VAMPIRE(Estimator):
     """Bag-of-words VAE pre-training; ``transform`` gives the VAMPIRE document representation.
 
     Parameters are :class:`VampireConfig`'s fields (``latent_dim``, ``batch_size``, ``minutes``, ...);
-    ``random_state`` is an alias of ``seed``. Learned state: ``model_``, ``vocab_``, ``history_``, ``npmi_``.
+    ``random_state`` is an alias of ``seed``. Learned state: ``model_``, ``vocab_``, ``history_``, ``npmi_``,
+    and ``reference_`` (the held-out documents NPMI is scored on) with their ``reference_labels_``.
     """
 
-    def __init__(self, config: VampireConfig | None = None, **params):
-        if "random_state" in params:
-            params["seed"] = params.pop("random_state")
-        self.config = (config or VampireConfig()).replace(**params) if params else (config or VampireConfig()).validate()
-
-    # scikit-learn's parameter protocol
-    def get_params(self, deep: bool = True) -> dict:
-        return self.config.to_dict()
-
-    def set_params(self, **params) -> "VAMPIRE":
-        self.config = self.config.replace(**params)
-        return self
+    kind = "vampire"
+    config_class = VampireConfig
 
     # ------------------------------------------------------------------ training
     def fit(self, X, y=None, *, checkpoint_dir=None, resume: bool = False, callbacks=None) -> "VAMPIRE":
@@ -74,25 +55,30 @@ class VAMPIRE:
             raise InputError(f"VAMPIRE needs at least 2 training documents, got {corpus.train.shape[0]} (its decoder "
                              "batch-norm normalizes over a batch)", path=corpus.path, hint="give it more text")
         c = self.config
-        _seed_everything(c.seed)
+        if len(corpus.vocab) < max(2, c.npmi_top_n):
+            raise InputError(f"the vocabulary has {len(corpus.vocab)} word(s): too few for topics of "
+                             f"{c.npmi_top_n} words (npmi_top_n)", path=corpus.path,
+                             hint="prepare the corpus with a larger --max-vocab or a lower --min-df")
+        seed_everything(c.seed)
         model = VampireVAE(c, len(corpus.vocab), torch.from_numpy(corpus.background))
         learner = VampireLearner(model, corpus.train, corpus.reference, c)
-        t0 = time.time()
-        state = Trainer(c, callbacks=callbacks).fit(learner, checkpoint_dir=checkpoint_dir, resume=resume)
+        # what --resume must find unchanged: the data and the shapes
+        signature = {"inputs": [i.get("sha256") for i in corpus.manifest.get("inputs", [])],
+                     "vocabulary": len(corpus.vocab), "vocabulary_fingerprint": corpus.vocab.fingerprint(),
+                     "train_documents": int(corpus.train.shape[0]), "latent_dim": c.latent_dim,
+                     "hidden_dims": c.encoder_dims, "posterior_bn": c.posterior_bn}
+        state = self._run(learner, callbacks=callbacks, checkpoint_dir=checkpoint_dir, resume=resume,
+                          signature=signature)
         self.model_ = model.cpu().eval()
         self.vocab_ = corpus.vocab
         self.tokenizer_config_ = corpus.tokenizer_config
-        self.history_ = state.history
         self.npmi_ = state.best
-        self.training_ = {"stop_reason": state.stop_reason, "epochs": state.epoch, "best_epoch": state.best_epoch,
-                          "seconds": round(state.elapsed, 2), "wall_seconds": round(time.time() - t0, 2),
-                          "steps": state.step}
         self.data_ = {"corpus": str(corpus.path) if corpus.path else "(in memory)",
                       **{k: v for k, v in corpus.manifest.get("counts", {}).items()
                          if k in ("train_documents", "reference_documents", "vocabulary", "train_tokens")},
                       "inputs": ", ".join(i["path"] for i in corpus.manifest.get("inputs", []))}
-        self._reference = corpus.reference
-        self._reference_labels = corpus.labels.get("reference")
+        self.reference_ = corpus.reference
+        self.reference_labels_ = corpus.labels.get("reference")
         return self
 
     @staticmethod
@@ -111,9 +97,11 @@ class VAMPIRE:
         raise InputError("fit() takes a prepared corpus folder, a BowCorpus, or a list of texts")
 
     # ------------------------------------------------------------------ using it
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise ArtifactError("this VAMPIRE is not fitted yet: call fit() or from_pretrained()")
+    @property
+    def dim(self) -> int:
+        """Width of :meth:`transform`'s vectors."""
+        self._check_fitted()
+        return self.embedder().dim
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -178,7 +166,7 @@ class VAMPIRE:
         from shoestring.evaluation.npmi import topic_npmi
 
         self._check_fitted()
-        ref = reference if reference is not None else getattr(self, "_reference", None)
+        ref = reference if reference is not None else getattr(self, "reference_", None)
         ids = self.model_.topics(top_n)
         npmi = topic_npmi(ids, ref) if ref is not None else np.full(len(ids), np.nan)
         size = np.full(len(ids), np.nan)
@@ -190,81 +178,72 @@ class VAMPIRE:
 
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, path, *, overwrite: bool = False, reference: sp.spmatrix | None = None) -> Path:
-        """Write a self-describing folder: config.json, model.safetensors, vocab.json, tokenizer.json,
-        reference.npz (for NPMI later), topics.json, training_log.json, README.md, manifest.json."""
+        """Write a self-describing folder: shoestring_config.json, model.safetensors, vocab.json, tokenizer.json,
+        reference.npz (for NPMI later), topics.json, training_log.json, README.md, manifest.json.
+        ``reference``: score NPMI on these documents instead of the training corpus's reference split."""
+        return super().save_pretrained(path, overwrite=overwrite, reference=reference)
+
+    def _save_files(self, tmp: Path, reference=None) -> None:
         from safetensors.torch import save_file
 
         from shoestring.evaluation.npmi import topic_diversity
 
-        self._check_fitted()
-        ref = reference if reference is not None else getattr(self, "_reference", None)
+        ref = reference if reference is not None else getattr(self, "reference_", None)
         table = self.topic_table(ref)
         npmi = float(np.nanmean([t["npmi"] for t in table])) if ref is not None else None
-        diversity = topic_diversity(self.model_.topics(25))
+        self._card_table = (table, npmi, topic_diversity(self.model_.topics(25)))
+        save_file({k: v.contiguous() for k, v in self.model_.state_dict().items()}, str(tmp / "model.safetensors"),
+                  metadata={"format": "pt", "model_type": "vampire"})
+        self.vocab_.save(tmp / "vocab.json")
+        write_json(tmp / "tokenizer.json", self.tokenizer_config_.to_dict())
+        if ref is not None:
+            sp.save_npz(tmp / "reference.npz", sp.csr_matrix(ref))
+        write_json(tmp / "topics.json", {"npmi": npmi, "diversity": self._card_table[2], "topics": table})
+        labels = getattr(self, "reference_labels_", None)
+        if ref is not None and reference is None and labels and any(x is not None for x in labels):
+            write_json(tmp / "reference_labels.json", labels)
+
+    def _config_extras(self) -> dict:
+        return {"vocab_size": len(self.vocab_)}
+
+    def _card(self, reference=None) -> dict:
+        table, npmi, diversity = self._card_table
         metrics = {"NPMI (reference split, top 10)": npmi, "topic diversity (top 25)": diversity,
                    **{k.replace("_", " "): v for k, v in getattr(self, "training_", {}).items()}}
-        with atomic_folder(path, "vampire", overwrite=overwrite) as tmp:
-            write_json(tmp / "config.json", {"model_type": "vampire", "vocab_size": len(self.vocab_),
-                                             "config": self.config.to_dict()})
-            save_file({k: v.contiguous() for k, v in self.model_.state_dict().items()}, str(tmp / "model.safetensors"),
-                      metadata={"format": "pt", "model_type": "vampire"})
-            self.vocab_.save(tmp / "vocab.json")
-            write_json(tmp / "tokenizer.json", self.tokenizer_config_.to_dict())
-            if ref is not None:
-                sp.save_npz(tmp / "reference.npz", sp.csr_matrix(ref))
-            write_json(tmp / "topics.json", {"npmi": npmi, "diversity": diversity, "topics": table})
-            write_json(tmp / "training_log.json", {"history": getattr(self, "history_", []),
-                                                    "training": getattr(self, "training_", {}),
-                                                    "data": getattr(self, "data_", {})})
-            labels = getattr(self, "_reference_labels", None)
-            if ref is not None and reference is None and labels and any(x is not None for x in labels):
-                write_json(tmp / "reference_labels.json", labels)
-            lines = "\n".join(f"| {t['id']} | {t['npmi']:.3f} | {' '.join(t['words'])} |"
-                              for t in sorted(table, key=lambda t: -np.nan_to_num(t["npmi"], nan=-9))[:20])
-            (tmp / "README.md").write_text(model_card(
-                "VAMPIRE document representation",
-                "A bag-of-words variational auto-encoder (Gururangan et al., ACL 2019) pre-trained with shoestring. "
-                f"K = {self.config.latent_dim} latent dimensions over a vocabulary of V = {len(self.vocab_)} words.",
-                usage="```python\nfrom shoestring import VAMPIRE\nvae = VAMPIRE.from_pretrained('.')\n"
-                      "X = vae.transform(['some text'])\n```\n\nor `shoestring topics .` / "
-                      "`shoestring embed . texts.jsonl -o vectors.npy`",
-                data=getattr(self, "data_", None), metrics=metrics, settings=self.config.to_dict(),
-                extra="## Top topics by NPMI\n\n| topic | NPMI | top words |\n|---|---|---|\n" + lines),
-                encoding="utf-8")
-        return Path(path)
+        lines = "\n".join(f"| {t['id']} | {t['npmi']:.3f} | {' '.join(t['words'])} |"
+                          for t in sorted(table, key=lambda t: -np.nan_to_num(t["npmi"], nan=-9))[:20])
+        return dict(
+            title="VAMPIRE document representation",
+            summary="A bag-of-words variational auto-encoder (Gururangan et al., ACL 2019) pre-trained with "
+                    f"shoestring. K = {self.config.latent_dim} latent dimensions over a vocabulary of V = "
+                    f"{len(self.vocab_)} words.",
+            usage="```python\nimport shoestring\nvae = shoestring.load('.')\nX = vae.transform(['some text'])\n"
+                  "```\n\nor `shoestring topics .` / `shoestring embed . texts.jsonl -o vectors.npy`",
+            data=getattr(self, "data_", None), metrics=metrics,
+            extra="## Top topics by NPMI\n\n| topic | NPMI | top words |\n|---|---|---|\n" + lines)
 
-    @classmethod
-    def from_pretrained(cls, path) -> "VAMPIRE":
+    def _load_files(self, path: Path, meta: dict, manifest: dict) -> None:
         import torch
         from safetensors.torch import load_file
 
         from shoestring.learners.vampire.model import VampireVAE
 
-        path = Path(path)
-        read_manifest(path, "vampire")
-        cfg_json = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        config = VampireConfig.from_dict(cfg_json["config"], source=str(path / "config.json"))
-        self = cls(config)
         self.vocab_ = Vocabulary.load(path / "vocab.json")
-        if len(self.vocab_) != cfg_json["vocab_size"]:
-            raise ArtifactError("vocab.json does not match config.json's vocab_size", path=path)
+        if len(self.vocab_) != meta["vocab_size"]:
+            raise ArtifactError("vocab.json does not match the saved config's vocab_size", path=path)
         self.tokenizer_config_ = TokenizerConfig.from_json(path / "tokenizer.json")
-        model = VampireVAE(config, len(self.vocab_))
-        state = load_file(str(path / "model.safetensors"))
+        model = VampireVAE(self.config, len(self.vocab_))
         try:
-            model.load_state_dict(state)
+            model.load_state_dict(load_file(str(path / "model.safetensors")))
         except RuntimeError as e:
             raise ArtifactError(f"model.safetensors does not fit the config: {e}", path=path) from None
         self.model_ = model.eval()
-        log = json.loads((path / "training_log.json").read_text(encoding="utf-8"))
-        self.history_, self.training_, self.data_ = log["history"], log["training"], log.get("data", {})
         self.npmi_ = json.loads((path / "topics.json").read_text(encoding="utf-8"))["npmi"]
         if (path / "reference.npz").exists():
-            self._reference = sp.load_npz(path / "reference.npz").tocsr()
+            self.reference_ = sp.load_npz(path / "reference.npz").tocsr()
         if (path / "reference_labels.json").exists():
-            self._reference_labels = json.loads((path / "reference_labels.json").read_text(encoding="utf-8"))
+            self.reference_labels_ = json.loads((path / "reference_labels.json").read_text(encoding="utf-8"))
         torch.set_grad_enabled(True)
-        return self
 
 
 def _texts_file(texts, folder: Path) -> Path:

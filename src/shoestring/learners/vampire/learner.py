@@ -35,6 +35,8 @@ class VampireLearner:
     monitor = "npmi"
     mode = "max"
     min_batch = 2  # the decoder batch-norm normalizes each word over the batch
+    nan_advice = ("lower the learning rate (--lr 1e-4), use a larger batch (--batch-size 256), clip gradients "
+                  "(--grad-clip 1.0), or anneal the KL term more slowly (--kl-annealing sigmoid)")
 
     def __init__(self, model: VampireVAE, train: sp.csr_matrix, reference: sp.csr_matrix, config: VampireConfig):
         self.model = model

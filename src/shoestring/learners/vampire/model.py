@@ -41,7 +41,7 @@ class VampireVAE(nn.Module):
     def __init__(self, config: VampireConfig, vocab_size: int, background: torch.Tensor | None = None):
         super().__init__()
         self.config = config
-        V, K, hs = vocab_size, config.latent_dim, config.hidden_dims
+        V, K, hs = vocab_size, config.latent_dim, config.encoder_dims
         # W_1 stored V x H so that embedding_bag can read rows of it
         self.W1 = nn.Parameter(torch.empty(V, hs[0]))
         self.b1 = nn.Parameter(torch.zeros(hs[0]))
@@ -138,7 +138,7 @@ class VampireEmbedder(nn.Module):
     def __init__(self, vae: VampireVAE, dropout: float = 0.0):
         super().__init__()
         self.vae = vae
-        n = len(vae.config.hidden_dims) + 1
+        n = len(vae.config.encoder_dims) + 1
         init = [1.0] + [-20.0] * (n - 2) + [1.0]
         self.mix = ScalarMix(init)
         self.dropout = nn.Dropout(dropout)

@@ -26,30 +26,26 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
-from shoestring.data.tokenizer import Tokenizer, TokenizerConfig
+from shoestring.data.tokenizer import WORD_TOKENIZER, Tokenizer
 from shoestring.data.vocab import Vocabulary
 from shoestring.errors import InputError
+from shoestring.estimator import Estimator
 from shoestring.learners.vectors.config import WordVectorsConfig
 
 
-WORD_TOKENIZER = TokenizerConfig(min_token_len=1, max_token_len=40, keep_numbers=True)
-
-
-class WordVectors:
+class WordVectors(Estimator):
     """``fit(texts)`` learns ``vectors_`` (V x d, unit rows) over ``vocab_``."""
 
-    def __init__(self, config: WordVectorsConfig | None = None, **params):
-        if "random_state" in params:
-            params["seed"] = params.pop("random_state")
-        base = config or WordVectorsConfig()
-        self.config = base.replace(**params) if params else base.validate()
+    kind = "word-vectors"
+    config_class = WordVectorsConfig
+    fitted_attribute = "vectors_"
 
     def fit(self, texts) -> "WordVectors":
         from sklearn.utils.extmath import randomized_svd
 
         c = self.config
         t0 = time.time()
+        self.tokenizer_config_ = WORD_TOKENIZER
         tok = Tokenizer(WORD_TOKENIZER)
         docs = [tok(t) for t in texts]
         counts = Counter(w for d in docs for w in d)
@@ -88,9 +84,15 @@ class WordVectors:
                           "tokens": int(sum(counts.values())), "vocabulary": V, "ppmi_nonzeros": int(P.nnz)}
         return self
 
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
     # sklearn-style: texts -> mean vector
     def transform(self, texts) -> np.ndarray:
-        tok = Tokenizer(WORD_TOKENIZER)
+        """The mean of the vectors of each text's known words (zeros for a text with none)."""
+        self._check_fitted()
+        tok = Tokenizer(self.tokenizer_config_)
         index = self.vocab_.index
         out = np.zeros((len(texts), self.vectors_.shape[1]), np.float32)
         for i, t in enumerate(texts):
@@ -111,36 +113,33 @@ class WordVectors:
         """(tokens, matrix): the form ``TextClassifier(word_vectors=...)`` takes."""
         return self.vocab_.tokens, self.vectors_
 
-    def save_pretrained(self, path, *, overwrite: bool = False) -> Path:
+    def _save_files(self, tmp: Path) -> None:
         from safetensors.numpy import save_file
 
-        with atomic_folder(path, "word-vectors", overwrite=overwrite) as tmp:
-            write_json(tmp / "config.json", {"model_type": "word-vectors", "method": "ppmi-svd",
-                                             "config": self.config.to_dict(), "tokenizer": WORD_TOKENIZER.to_dict()})
-            save_file({"vectors": self.vectors_}, str(tmp / "vectors.safetensors"))
-            self.vocab_.save(tmp / "vocab.json")
-            write_json(tmp / "training_log.json", self.training_)
-            probe = [w for w in self.vocab_.tokens[50:56]]
-            lines = "\n".join(f"- **{w}**: " + ", ".join(x for x, _ in self.most_similar(w, 6)) for w in probe)
-            (tmp / "README.md").write_text(model_card(
-                "Domain word vectors (PPMI + SVD)",
-                f"{len(self.vocab_)} words x {self.vectors_.shape[1]} dimensions, learned with shoestring from "
-                f"{self.training_['tokens']} tokens (Levy, Goldberg & Dagan 2015).",
-                usage="```python\nfrom shoestring.learners.vectors.ppmi import WordVectors\n"
-                      "wv = WordVectors.from_pretrained('.')\nwv.most_similar('word')\n```",
-                metrics=self.training_, settings=self.config.to_dict(),
-                extra="## Nearest neighbours of a few frequent words\n\n" + lines), encoding="utf-8")
-        return Path(path)
+        save_file({"vectors": self.vectors_}, str(tmp / "vectors.safetensors"))
+        self.vocab_.save(tmp / "vocab.json")
 
-    @classmethod
-    def from_pretrained(cls, path) -> "WordVectors":
+    def _config_extras(self) -> dict:
+        return {"method": "ppmi-svd", "tokenizer": self.tokenizer_config_.to_dict()}
+
+    def _card(self) -> dict:
+        probe = [w for w in self.vocab_.tokens[50:56]]
+        lines = "\n".join(f"- **{w}**: " + ", ".join(x for x, _ in self.most_similar(w, 6)) for w in probe)
+        return dict(title="Domain word vectors (PPMI + SVD)",
+                    summary=f"{len(self.vocab_)} words x {self.vectors_.shape[1]} dimensions, learned with shoestring "
+                            f"from {self.training_['tokens']} tokens (Levy, Goldberg & Dagan 2015).",
+                    usage="```python\nimport shoestring\nwv = shoestring.load('.')\nwv.most_similar('word')\n```",
+                    metrics=self.training_,
+                    extra="## Nearest neighbours of a few frequent words\n\n" + lines)
+
+    def _load_files(self, path: Path, meta: dict, manifest: dict) -> None:
         from safetensors.numpy import load_file
 
-        path = Path(path)
-        read_manifest(path, "word-vectors")
-        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        self = cls(WordVectorsConfig.from_dict(meta["config"]))
+        from shoestring.data.tokenizer import TokenizerConfig
+
+        self.tokenizer_config_ = TokenizerConfig.from_dict(meta.get("tokenizer", {}))  # old folders: legacy rules
         self.vocab_ = Vocabulary.load(path / "vocab.json")
         self.vectors_ = load_file(str(path / "vectors.safetensors"))["vectors"]
-        self.training_ = json.loads((path / "training_log.json").read_text(encoding="utf-8"))
-        return self
+        log = json.loads((path / "training_log.json").read_text(encoding="utf-8"))
+        if "history" not in log:  # folders before 0.2 kept only the training record there
+            self.training_ = log

@@ -38,7 +38,7 @@ class ClassifierConfig(TrainConfig):
 class FineTuneConfig(TrainConfig):
     """Fine-tuning settings (``shoestring train finetune``)."""
 
-    lr: float = param(1e-4, "peak AdamW learning rate (miniature BERTs: 1e-4 to 3e-5)", min=0.0)
+    lr: float = param(1e-4, "peak AdamW learning rate (miniature BERTs: 1e-4 to 3e-5)", above=0.0)
     batch_size: int = param(16, "examples per optimizer step", min=1)
     max_epochs: int = param(20, "at most this many epochs", min=1)
     patience: int = param(5, "stop after this many epochs without a better dev accuracy", min=0)

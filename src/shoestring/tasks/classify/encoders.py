@@ -55,7 +55,8 @@ class RNNEncoder(nn.Module):
         m = mask.unsqueeze(-1)
         if self.pooling == "mean":
             return (out * m).sum(1) / m.sum(1).clamp(min=1)
-        return out.masked_fill(~m.bool(), float("-inf")).max(dim=1).values
+        pooled = out.masked_fill(~m.bool(), float("-inf")).max(dim=1).values
+        return pooled.masked_fill(~mask.any(1, keepdim=True), 0.0)  # a text with no words: zeros, not -inf
 
 
 def build_encoder(kind: str, dim: int, hidden: int, pooling: str = "max") -> nn.Module:

@@ -18,24 +18,25 @@ pre-training buys. Early stopping uses ``dev_texts``/``dev_labels`` when given, 
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
-from shoestring.data.tokenizer import Tokenizer, TokenizerConfig
+from shoestring.artifacts import write_json
+from shoestring.data.labels import check_classes, normalize_label
+from shoestring.data.tokenizer import WORD_TOKENIZER, Tokenizer, TokenizerConfig
 from shoestring.data.vocab import Vocabulary
 from shoestring.errors import ArtifactError, InputError
+from shoestring.estimator import Estimator
 from shoestring.tasks.classify.config import ClassifierConfig
-from shoestring.training.loop import Trainer
 
 PAD, UNK = "<pad>", "<unk>"
-WORD_TOKENIZER = TokenizerConfig(min_token_len=1, max_token_len=40, keep_numbers=True)
 
 
 class _ClassifierLearner:
+    nan_advice = "lower --lr or add --grad-clip 1.0"
+
     def __init__(self, model, tokens, bow, y, dev, config: ClassifierConfig):
         self.model, self.tokens, self.bow, self.y, self.dev, self.config = model, tokens, bow, y, dev, config
         self.monitor = "dev_score" if dev is not None else "train_eval_loss"
@@ -100,8 +101,9 @@ def _predict_logits(model, tokens, bow, y=None, batch_size: int = 256):
     return loss, logits.numpy()
 
 
-class LabelPredictor:
-    """``predict`` and ``evaluate`` for any classifier with ``predict_proba`` and ``classes_``."""
+class LabelPredictor(Estimator):
+    """The classifiers' shared part: label checks, the training run, ``predict`` and ``evaluate`` for any
+    classifier with ``predict_proba`` and ``classes_``, and the metrics file beside the saved model."""
 
     @staticmethod
     def _check_labels(texts, labels, what="training"):
@@ -112,28 +114,23 @@ class LabelPredictor:
             raise InputError(f"{len(missing)} of {len(labels)} {what} examples have no label (first: row "
                              f"{missing[0] + 1})", hint="remove unlabelled rows or give them a label")
 
-    def _train(self, learner, callbacks, nan_advice: str, n_dev: int):
+    def _train(self, learner, callbacks, n_dev: int):
         """Run the training loop on ``learner`` (whose model is ``self.model_``) and record the run."""
-        t0 = time.time()
-        state = Trainer(self.config, callbacks=callbacks, nan_advice=nan_advice).fit(learner)
+        state = self._run(learner, callbacks=callbacks, train_examples=learner.n_examples, dev_examples=n_dev)
+        self.training_["best_" + learner.monitor] = state.best
         self.model_.eval()
-        self.history_ = state.history
-        self.training_ = {"stop_reason": state.stop_reason, "epochs": state.epoch, "best_epoch": state.best_epoch,
-                          "seconds": round(time.time() - t0, 2), "train_examples": learner.n_examples,
-                          "dev_examples": n_dev, "best_" + learner.monitor: state.best}
         return self
 
-    def _write_run(self, folder: Path, metrics: dict | None) -> dict:
-        """Write training_log.json and (if given) metrics.json into a model folder; return the scalar
-        figures for its model card."""
-        write_json(folder / "training_log.json", {"history": self.history_, "training": self.training_})
+    def save_pretrained(self, path, *, overwrite: bool = False, metrics: dict | None = None) -> Path:
+        """Write the classifier's folder; ``metrics`` (e.g. dev scores) go into ``metrics.json`` and its card."""
+        return super().save_pretrained(path, overwrite=overwrite, metrics=metrics)
+
+    def _write_metrics(self, folder: Path, metrics: dict | None) -> None:
         if metrics:
             write_json(folder / "metrics.json", metrics)
-        return {k: v for k, v in (metrics or self.training_).items() if not isinstance(v, (dict, list))}
 
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise ArtifactError("this classifier is not fitted yet: call fit() or from_pretrained()")
+    def _card_metrics(self, metrics: dict | None) -> dict:
+        return {k: v for k, v in (metrics or self.training_).items() if not isinstance(v, (dict, list))}
 
     def predict(self, texts) -> list[str]:
         p = self.predict_proba(texts)
@@ -146,7 +143,7 @@ class LabelPredictor:
         ``"count"`` (score them as errors)."""
         from shoestring.evaluation.metrics import classification_metrics
 
-        labels = [None if y is None else str(y) for y in labels]
+        labels = _normalized(labels, "evaluation")
         self._check_labels(list(texts), labels, "evaluation")
         new = sorted(set(labels) - set(self.classes_))
         if new and unseen == "error":
@@ -167,33 +164,24 @@ class TextClassifier(LabelPredictor):
     :class:`~shoestring.learners.vectors.ppmi.WordVectors`, the path of a saved one, or ``(tokens, matrix)``.
     """
 
-    def __init__(self, config: ClassifierConfig | None = None, *, vampire=None, word_vectors=None, **params):
-        if "random_state" in params:
-            params["seed"] = params.pop("random_state")
-        base = config or ClassifierConfig()
-        self.config = base.replace(**params) if params else base.validate()
+    kind = "classifier"
+    config_class = ClassifierConfig
+    extra_params = ("vampire", "word_vectors")
+
+    def _resolve(self):
+        """The VAMPIRE and word vectors to train with: objects as given, or loaded from the given folders."""
+        vampire, word_vectors = self.vampire, self.word_vectors
         if isinstance(vampire, (str, Path)):
-            from shoestring.learners.vampire.estimator import VAMPIRE
+            from shoestring.registry import load
 
-            vampire = VAMPIRE.from_pretrained(vampire)
-        self.vampire = vampire
+            vampire = load(vampire, kinds=("vampire",))
         if isinstance(word_vectors, (str, Path)):
-            from shoestring.learners.vectors.ppmi import WordVectors
+            from shoestring.registry import load
 
-            word_vectors = WordVectors.from_pretrained(word_vectors)
+            word_vectors = load(word_vectors, kinds=("word-vectors",))
         if hasattr(word_vectors, "as_table"):
             word_vectors = word_vectors.as_table()
-        self.word_vectors = word_vectors
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {**self.config.to_dict(), "vampire": self.vampire, "word_vectors": self.word_vectors}
-
-    def set_params(self, **params):
-        for k in ("vampire", "word_vectors"):
-            if k in params:
-                setattr(self, k, params.pop(k))
-        self.config = self.config.replace(**params)
-        return self
+        return vampire, word_vectors
 
     # ------------------------------------------------------------------ data
     def _encode(self, texts) -> list[np.ndarray]:
@@ -208,31 +196,33 @@ class TextClassifier(LabelPredictor):
     def fit(self, texts, labels, *, dev_texts=None, dev_labels=None, unlabeled=None, callbacks=None):
         import torch
 
-        from shoestring.learners.vampire.estimator import _seed_everything
         from shoestring.tasks.classify.model import ClassifierNet
+        from shoestring.training.seed import seed_everything
 
         c = self.config
+        vampire, word_vectors = self._resolve()
         rng = np.random.default_rng(c.seed)
         texts, labels, dev_texts, dev_labels = split_dev(texts, labels, dev_texts, dev_labels, c.dev_fraction, rng)
         self.classes_ = sorted(set(labels))
         self.tokenizer_config_ = WORD_TOKENIZER
-        self.vampire_ = self.vampire
+        self.vampire_ = vampire
         tok = Tokenizer(WORD_TOKENIZER)
         counts = Counter()
         for t in texts + list(unlabeled or []):
             counts.update(tok(t))
         vectors = None
-        if self.word_vectors is not None:
-            vtokens, vmat = self.word_vectors
+        if word_vectors is not None:
+            vtokens, vmat = word_vectors
             vindex = {w: i for i, w in enumerate(vtokens)}
             words = [w for w, _ in counts.most_common() if w in vindex][: c.max_vocab - 2]
             words += [w for w, _ in counts.most_common(c.max_vocab) if w not in vindex][: c.max_vocab - 2 - len(words)]
         else:
             words = [w for w, _ in counts.most_common(c.max_vocab - 2)]
         self.vocab_ = Vocabulary([PAD, UNK] + words)
-        _seed_everything(c.seed)
-        if self.word_vectors is not None:
-            vtokens, vmat = self.word_vectors
+        self.word_vectors_used_ = word_vectors is not None
+        seed_everything(c.seed)
+        if word_vectors is not None:
+            vtokens, vmat = word_vectors
             vmat = np.asarray(vmat, dtype=np.float32)
             vectors = torch.from_numpy(rng.normal(0, float(vmat.std()), (len(self.vocab_), vmat.shape[1]))
                                        .astype(np.float32))
@@ -250,7 +240,7 @@ class TextClassifier(LabelPredictor):
             dev = (self._encode(dev_texts), self._bow(dev_texts), np.asarray([label_index[v] for v in dev_labels]))
         learner = _ClassifierLearner(self.model_, self._encode(texts), self._bow(texts), y, dev, c)
         learner.parameters = lambda: [p for p in self.model_.parameters() if p.requires_grad]
-        return self._train(learner, callbacks, "lower --lr or add --grad-clip 1.0", 0 if dev is None else len(dev[2]))
+        return self._train(learner, callbacks, 0 if dev is None else len(dev[2]))
 
     # ------------------------------------------------------------------ predicting
     def predict_proba(self, texts) -> np.ndarray:
@@ -261,44 +251,65 @@ class TextClassifier(LabelPredictor):
         _, logits = _predict_logits(self.model_, self._encode(texts), self._bow(texts))
         return torch.softmax(torch.from_numpy(logits), -1).numpy() if len(texts) else np.zeros((0, len(self.classes_)))
 
+    # ------------------------------------------------------------------ the fine-tuned VAMPIRE as an embedder
+    @property
+    def dim(self) -> int:
+        self._check_fitted()
+        if self.model_.vampire is None:
+            raise ArtifactError("this classifier has no VAMPIRE representation to embed with")
+        return self.model_.vampire.dim
+
+    def transform(self, texts) -> np.ndarray:
+        """The VAMPIRE representation of ``texts`` through this classifier's learned scalar mix (and its
+        fine-tuned VAMPIRE encoder when it was trained with ``freeze_vampire=False``): n x :attr:`dim`."""
+        import torch
+
+        from shoestring.learners.vampire.learner import bags
+
+        dim = self.dim
+        X = self.vampire_.vectorize(list(texts))
+        emb = self.model_.vampire.eval()
+        out = np.zeros((X.shape[0], dim), np.float32)
+        with torch.inference_mode():
+            for s in range(0, X.shape[0], 4096):
+                out[s:s + 4096] = emb(*bags(X[s:s + 4096], "cpu")[:3]).numpy()
+        return out
+
     # ------------------------------------------------------------------ saving
-    def save_pretrained(self, path, *, overwrite: bool = False, metrics: dict | None = None) -> Path:
+    def _save_files(self, tmp: Path, metrics=None) -> None:
         from safetensors.torch import save_file
 
-        self._check_fitted()
+        state = {k: v.contiguous() for k, v in self.model_.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt", "model_type": "classifier"})
+        self.vocab_.save(tmp / "vocab.json")
+        if self.vampire_ is not None:
+            # what reads texts into VAMPIRE's counts; its weights are in model.safetensors (vampire.*)
+            self.vampire_.vocab_.save(tmp / "vampire_vocab.json")
+            write_json(tmp / "vampire_tokenizer.json", self.vampire_.tokenizer_config_.to_dict())
+        self._write_metrics(tmp, metrics)
+
+    def _config_extras(self) -> dict:
         vamp = None
         if self.vampire_ is not None:
-            vamp = {"vocab_fingerprint": self.vampire_.vocab_.fingerprint(), "vocab_size": len(self.vampire_.vocab_)}
-        with atomic_folder(path, "classifier", overwrite=overwrite) as tmp:
-            write_json(tmp / "config.json", {"model_type": "classifier", "config": self.config.to_dict(),
-                                             "classes": self.classes_, "vocab_size": len(self.vocab_),
-                                             "vocab_fingerprint": self.vocab_.fingerprint(),
-                                             "tokenizer": self.tokenizer_config_.to_dict(), "vampire": vamp})
-            state = {k: v.contiguous() for k, v in self.model_.state_dict().items()}
-            save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt", "model_type": "classifier"})
-            self.vocab_.save(tmp / "vocab.json")
-            if self.vampire_ is not None:
-                (tmp / "vampire").mkdir()
-                write_json(tmp / "vampire" / "config.json", {"model_type": "vampire",
-                                                             "vocab_size": len(self.vampire_.vocab_),
-                                                             "config": self.vampire_.config.to_dict()})
-                self.vampire_.vocab_.save(tmp / "vampire" / "vocab.json")
-                write_json(tmp / "vampire" / "tokenizer.json", self.vampire_.tokenizer_config_.to_dict())
-            card_metrics = self._write_run(tmp, metrics)
-            (tmp / "README.md").write_text(model_card(
-                "Text classifier" + (" with VAMPIRE" if vamp else " (no pre-training)"),
-                f"A {self.config.encoder} encoder over {self.config.embedding_dim}-d word embeddings"
-                + (", concatenated with a VAMPIRE document representation" if vamp else "")
-                + f", trained with shoestring on {self.training_.get('train_examples')} labelled examples. "
-                f"Classes: {', '.join(self.classes_[:30])}{' ...' if len(self.classes_) > 30 else ''}.",
-                usage="```python\nfrom shoestring import TextClassifier\nclf = TextClassifier.from_pretrained('.')\n"
-                      "clf.predict(['some text'])\n```\n\nor `shoestring predict . texts.jsonl -o predictions.jsonl`",
-                metrics=card_metrics,
-                settings=self.config.to_dict()), encoding="utf-8")
-        return Path(path)
+            vamp = {"vocab_fingerprint": self.vampire_.vocab_.fingerprint(), "vocab_size": len(self.vampire_.vocab_),
+                    "config": self.vampire_.config.to_dict()}
+        return {"classes": self.classes_, "vocab_size": len(self.vocab_), "vocab_fingerprint": self.vocab_.fingerprint(),
+                "tokenizer": self.tokenizer_config_.to_dict(), "vampire": vamp,
+                "word_vectors": self.word_vectors_used_, "embedding_dim": self.model_.embedding.embedding_dim}
 
-    @classmethod
-    def from_pretrained(cls, path) -> "TextClassifier":
+    def _card(self, metrics=None) -> dict:
+        vamp = self.vampire_ is not None
+        return dict(
+            title="Text classifier" + (" with VAMPIRE" if vamp else " (no pre-training)"),
+            summary=f"A {self.config.encoder} encoder over {self.model_.embedding.embedding_dim}-d word embeddings"
+                    + (", concatenated with a VAMPIRE document representation" if vamp else "")
+                    + f", trained with shoestring on {self.training_.get('train_examples')} labelled examples. "
+                    f"Classes: {', '.join(self.classes_[:30])}{' ...' if len(self.classes_) > 30 else ''}.",
+            usage="```python\nimport shoestring\nclf = shoestring.load('.')\nclf.predict(['some text'])\n```\n\n"
+                  "or `shoestring predict . texts.jsonl -o predictions.jsonl`",
+            metrics=self._card_metrics(metrics))
+
+    def _load_files(self, path: Path, meta: dict, manifest: dict) -> None:
         from safetensors.torch import load_file
 
         from shoestring.learners.vampire.config import VampireConfig
@@ -306,64 +317,83 @@ class TextClassifier(LabelPredictor):
         from shoestring.learners.vampire.model import VampireEmbedder, VampireVAE
         from shoestring.tasks.classify.model import ClassifierNet
 
-        path = Path(path)
-        read_manifest(path, "classifier")
-        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        config = ClassifierConfig.from_dict(meta["config"], source=str(path / "config.json"))
-        self = cls(config)
+        config = self.config
         self.classes_ = meta["classes"]
         self.vocab_ = Vocabulary.load(path / "vocab.json")
         if self.vocab_.fingerprint() != meta["vocab_fingerprint"] or len(self.vocab_) != meta["vocab_size"]:
             raise ArtifactError("vocab.json is not the vocabulary this classifier was trained with", path=path,
                                 hint="restore the folder's original vocab.json")
         self.tokenizer_config_ = TokenizerConfig.from_dict(meta["tokenizer"])
+        self.word_vectors_used_ = bool(meta.get("word_vectors", False))
         emb = None
         self.vampire_ = None
         if meta.get("vampire"):
-            vdir = path / "vampire"
-            vmeta = json.loads((vdir / "config.json").read_text(encoding="utf-8"))
-            vocab = Vocabulary.load(vdir / "vocab.json")
-            if vocab.fingerprint() != meta["vampire"]["vocab_fingerprint"]:
-                raise ArtifactError("vampire/vocab.json is not the VAMPIRE vocabulary this classifier was trained "
-                                    "with", path=path, hint="the VAMPIRE representation would read the wrong words")
-            vae_cfg = VampireConfig.from_dict(vmeta["config"])
+            vm = meta["vampire"]
+            legacy = path / "vampire"  # folders before 0.2 kept these files in a vampire/ sub-folder
+            vocab_file = path / "vampire_vocab.json" if (path / "vampire_vocab.json").exists() else legacy / "vocab.json"
+            tok_file = (path / "vampire_tokenizer.json" if (path / "vampire_tokenizer.json").exists()
+                        else legacy / "tokenizer.json")
+            vocab = Vocabulary.load(vocab_file)
+            if vocab.fingerprint() != vm["vocab_fingerprint"]:
+                raise ArtifactError(f"{vocab_file.relative_to(path)} is not the VAMPIRE vocabulary this classifier was "
+                                    "trained with", path=path, hint="the VAMPIRE representation would read the wrong "
+                                                                    "words; restore the folder's original file")
+            vcfg = vm.get("config") or json.loads((legacy / "config.json").read_text(encoding="utf-8"))["config"]
+            vae_cfg = VampireConfig.from_dict(vcfg)
             v = VAMPIRE(vae_cfg)
-            v.vocab_, v.tokenizer_config_ = vocab, TokenizerConfig.from_json(vdir / "tokenizer.json")
+            v.vocab_, v.tokenizer_config_ = vocab, TokenizerConfig.from_json(tok_file)
             v.model_ = VampireVAE(vae_cfg, len(vocab))
             emb = VampireEmbedder(v.model_, config.vampire_dropout)
-            self.vampire_ = self.vampire = v
-        self.model_ = ClassifierNet(config, len(self.vocab_), len(self.classes_), emb)
+            self.vampire_ = self.vampire = v  # a refit uses it again, as the original did
+        state = load_file(str(path / "model.safetensors"))
+        # the embedding table's width is the word vectors' (not --embedding-dim) when they initialized it; a
+        # placeholder table of that shape (overwritten below) also keeps it frozen as it was in training
+        vectors = None
+        if meta.get("word_vectors", "embedding.weight" in state and
+                    state["embedding.weight"].shape[1] != config.embedding_dim):
+            import torch
+
+            vectors = torch.zeros(len(self.vocab_), int(state["embedding.weight"].shape[1]))
+        self.model_ = ClassifierNet(config, len(self.vocab_), len(self.classes_), emb, vectors)
         try:
-            self.model_.load_state_dict(load_file(str(path / "model.safetensors")))
+            self.model_.load_state_dict(state)
         except RuntimeError as e:
-            raise ArtifactError(f"model.safetensors does not fit config.json: {str(e)[:300]}", path=path) from None
+            raise ArtifactError(f"model.safetensors does not fit its config: {str(e)[:300]}", path=path) from None
         self.model_.eval()
-        log = json.loads((path / "training_log.json").read_text(encoding="utf-8"))
-        self.history_, self.training_ = log["history"], log["training"]
-        return self
 
 
 def split_dev(texts, labels, dev_texts, dev_labels, fraction: float, rng):
     """Check the labels, and hold out a seeded stratified ``fraction`` as the dev split unless one is given.
 
     Returns ``(texts, labels, dev_texts, dev_labels)`` (the dev pair may be None)."""
-    texts, labels = list(texts), [None if y is None else str(y) for y in labels]
+    texts, labels = list(texts), _normalized(labels, "training")
     LabelPredictor._check_labels(texts, labels)
-    if not texts:
-        raise InputError("no training examples")
+    check_classes(labels)
     if dev_texts is None and fraction > 0 and len(texts) >= 10:
         dev_idx = _stratified_holdout(labels, fraction, rng)
         keep = np.setdiff1d(np.arange(len(texts)), dev_idx)
         dev_texts, dev_labels = [texts[i] for i in dev_idx], [labels[i] for i in dev_idx]
         texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
     if dev_labels is not None:
-        dev_labels = [str(y) for y in dev_labels]
+        dev_labels = _normalized(dev_labels, "dev")
         LabelPredictor._check_labels(dev_texts, dev_labels, "dev")
         unseen = sorted(set(dev_labels) - set(labels))
         if unseen:
             raise InputError(f"dev labels never seen in training: {', '.join(unseen[:5])}",
                              hint="every dev label must occur in the training data")
     return texts, labels, dev_texts, dev_labels
+
+
+def _normalized(labels, what: str) -> list[str | None]:
+    """Labels as classes (:func:`~shoestring.data.labels.normalize_label`: ``1`` and ``1.0`` are one class); a
+    bad one is reported by its row."""
+    out = []
+    for i, y in enumerate(labels):
+        try:
+            out.append(normalize_label(y))
+        except InputError as e:
+            raise InputError(f"{what} example {i + 1}: {e}") from None
+    return out
 
 
 def _stratified_holdout(labels, fraction, rng) -> np.ndarray:

@@ -17,12 +17,11 @@ Example::
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
 
-from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
+from shoestring.artifacts import write_json
 from shoestring.errors import ArtifactError, InputError
 from shoestring.tasks.classify.config import FineTuneConfig
 from shoestring.tasks.classify.estimator import LabelPredictor
@@ -69,6 +68,7 @@ class _Net:
 
 class _Learner:
     monitor, mode = "dev_accuracy", "max"
+    nan_advice = "lower --lr (3e-5)"
 
     def __init__(self, net, rows, y, dev, config, pad_id):
         self.model, self.rows, self.y, self.dev, self.config, self.pad_id = net, rows, y, dev, config, pad_id
@@ -79,12 +79,12 @@ class _Learner:
     def optimizer(self, params):
         import torch
 
-        from shoestring.learners.mlm.model import param_groups
+        from shoestring.training.optim import param_groups
 
         return torch.optim.AdamW(param_groups(self.model, self.config.weight_decay), lr=self.config.lr)
 
     def on_step_start(self, state, optimizer):
-        from shoestring.learners.mlm.model import lr_factor
+        from shoestring.training.optim import lr_factor
 
         for g in optimizer.param_groups:
             g["lr"] = self.config.lr * lr_factor(state.progress, self.config.warmup, "linear")
@@ -130,12 +130,9 @@ def _logits(net, rows, pad_id, batch_size: int = 64) -> np.ndarray:
 class BertClassifier(LabelPredictor):
     """Fine-tune a compact BERT for classification. ``mlm``: a :class:`MaskedLM` or a model folder."""
 
-    def __init__(self, config: FineTuneConfig | None = None, *, mlm=None, **params):
-        if "random_state" in params:
-            params["seed"] = params.pop("random_state")
-        base = config or FineTuneConfig()
-        self.config = base.replace(**params) if params else base.validate()
-        self.mlm = mlm
+    kind = KIND
+    config_class = FineTuneConfig
+    extra_params = ("mlm",)
 
     def _lm(self):
         from shoestring.learners.mlm.estimator import MaskedLM
@@ -167,7 +164,7 @@ class BertClassifier(LabelPredictor):
             dev = (self._rows(dev_texts), np.asarray([index[v] for v in dev_labels]))
         learner = _Learner(self.model_, self._rows(texts), np.asarray([index[v] for v in labels]), dev, c,
                            self.lm_.special_.pad)
-        return self._train(learner, callbacks, "lower --lr (3e-5)", 0 if dev is None else len(dev[1]))
+        return self._train(learner, callbacks, 0 if dev is None else len(dev[1]))
 
     def predict_proba(self, texts) -> np.ndarray:
         import torch
@@ -180,49 +177,44 @@ class BertClassifier(LabelPredictor):
                              -1).numpy()
 
     # ------------------------------------------------------------------ saving
-    def save_pretrained(self, path, *, overwrite: bool = False, metrics: dict | None = None) -> Path:
+    def _save_files(self, tmp: Path, metrics=None) -> None:
         """A ``BertForSequenceClassification`` folder (loads in ``transformers``) plus shoestring's files."""
         from safetensors.torch import save_file
 
         from shoestring.data.tokens import save_hf_tokenizer
         from shoestring.learners.mlm.export import hf_config
 
-        self._check_fitted()
         state = {k: v.detach().contiguous() for k, v in self.model_.state_dict().items()}
         cfg = hf_config(self.lm_.model_, pad_token_id=self.lm_.special_.pad)
-        cfg.update(architectures=["BertForSequenceClassification"], classifier_dropout=self.config.dropout,
-                   id2label={str(i): y for i, y in enumerate(self.classes_)},
+        d = self.config.dropout  # the dropout this model was fine-tuned with, for whoever trains it further
+        cfg.update(architectures=["BertForSequenceClassification"], classifier_dropout=d, hidden_dropout_prob=d,
+                   attention_probs_dropout_prob=d, id2label={str(i): y for i, y in enumerate(self.classes_)},
                    label2id={y: i for i, y in enumerate(self.classes_)}, problem_type="single_label_classification")
-        with atomic_folder(path, KIND, overwrite=overwrite) as tmp:
-            write_json(tmp / "config.json", cfg)
-            save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-            save_hf_tokenizer(self.lm_.tokenizer_, tmp, model_max_length=self.lm_.model_.sizes["positions"])
-            write_json(tmp / "shoestring_config.json", {"model_type": KIND, "config": self.config.to_dict(),
-                                                        "classes": self.classes_})
-            card_metrics = self._write_run(tmp, metrics)
-            s = self.lm_.model_.sizes
-            (tmp / "README.md").write_text(model_card(
-                "Fine-tuned compact BERT classifier",
-                f"A BERT (L = {s['layers']}, H = {s['hidden']}) fine-tuned with shoestring on "
-                f"{self.training_.get('train_examples')} labelled examples. Classes: "
-                f"{', '.join(self.classes_[:30])}{' ...' if len(self.classes_) > 30 else ''}.",
-                usage="```python\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
-                      "model = AutoModelForSequenceClassification.from_pretrained('.')\n```\n\nor "
-                      "`shoestring predict . texts.jsonl -o predictions.jsonl`",
-                metrics=card_metrics,
-                settings=self.config.to_dict()), encoding="utf-8")
-        return Path(path)
+        write_json(tmp / "config.json", cfg)
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        save_hf_tokenizer(self.lm_.tokenizer_, tmp, model_max_length=self.lm_.model_.sizes["positions"])
+        self._write_metrics(tmp, metrics)
 
-    @classmethod
-    def from_pretrained(cls, path) -> "BertClassifier":
+    def _config_extras(self) -> dict:
+        return {"classes": self.classes_}
+
+    def _card(self, metrics=None) -> dict:
+        s = self.lm_.model_.sizes
+        return dict(
+            title="Fine-tuned compact BERT classifier",
+            summary=f"A BERT (L = {s['layers']}, H = {s['hidden']}) fine-tuned with shoestring on "
+                    f"{self.training_.get('train_examples')} labelled examples. Classes: "
+                    f"{', '.join(self.classes_[:30])}{' ...' if len(self.classes_) > 30 else ''}.",
+            usage="```python\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
+                  "model = AutoModelForSequenceClassification.from_pretrained('.')\n```\n\nor "
+                  "`shoestring predict . texts.jsonl -o predictions.jsonl`",
+            metrics=self._card_metrics(metrics))
+
+    def _load_files(self, path: Path, meta: dict, manifest: dict) -> None:
         from safetensors.torch import load_file
 
         from shoestring.learners.mlm.estimator import MaskedLM
 
-        path = Path(path)
-        read_manifest(path, KIND)
-        meta = json.loads((path / "shoestring_config.json").read_text(encoding="utf-8"))
-        self = cls(FineTuneConfig.from_dict(meta["config"]))
         self.classes_ = meta["classes"]
         self.lm_ = MaskedLM.from_pretrained(path)  # the encoder's weights and the tokenizer
         self.model_ = _Net.build(self.lm_.model_, len(self.classes_), self.config.dropout)
@@ -231,6 +223,3 @@ class BertClassifier(LabelPredictor):
         except RuntimeError as e:
             raise ArtifactError(f"model.safetensors does not fit config.json: {str(e)[:300]}", path=path) from None
         self.model_.eval()
-        log = json.loads((path / "training_log.json").read_text(encoding="utf-8"))
-        self.history_, self.training_ = log["history"], log["training"]
-        return self

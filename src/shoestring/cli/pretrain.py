@@ -1,0 +1,105 @@
+"""``shoestring pretrain vampire|mlm|vectors`` and ``shoestring presets``: learn representations."""
+
+from __future__ import annotations
+
+from shoestring.cli.common import (add_config, add_output, add_processes, add_read, add_resume, is_rank0,
+                                   load_config, output_and_checkpoint, read_texts)
+
+
+def register(sub) -> None:
+    from shoestring.learners.mlm.config import MLMConfig
+    from shoestring.learners.vampire.config import VampireConfig
+    from shoestring.learners.vectors.config import WordVectorsConfig
+
+    pre = sub.add_parser("pretrain", help="pre-train a representation").add_subparsers(dest="learner",
+                                                                                       metavar="LEARNER")
+    s = pre.add_parser("vampire", help="the bag-of-words VAE (VAMPIRE) on a prepared corpus")
+    s.add_argument("data", help="folder written by `shoestring prepare`")
+    add_output(s)
+    add_config(s)
+    add_resume(s)
+    add_processes(s)
+    VampireConfig.add_arguments(s)
+    s.set_defaults(func=cmd_pretrain_vampire)
+
+    s = pre.add_parser("mlm", help="a compact BERT with masked-LM on a tokenized corpus (from scratch or from a "
+                                   "BERT checkpoint); the folder loads in Hugging Face transformers")
+    s.add_argument("data", help="folder written by `shoestring tokenize`")
+    add_output(s)
+    s.add_argument("--init-from", help="continue pre-training this BERT-family checkpoint folder (tokenize the "
+                                       "corpus with --tokenizer pointing at the same folder)")
+    add_config(s)
+    add_resume(s)
+    add_processes(s)
+    MLMConfig.add_arguments(s)
+    s.set_defaults(func=cmd_pretrain_mlm)
+
+    s = pre.add_parser("vectors", help="domain word vectors (PPMI + SVD) from raw text, for the classifier")
+    s.add_argument("inputs", nargs="+", help="text files (any format `prepare` reads)")
+    add_output(s, "folder to write")
+    add_read(s)
+    WordVectorsConfig.add_arguments(s)
+    s.set_defaults(func=cmd_pretrain_vectors)
+
+    s = sub.add_parser("presets", help="the compact-BERT size presets (miniature-BERT grid) with parameter counts")
+    s.set_defaults(func=cmd_presets)
+
+
+def cmd_pretrain_vampire(a):
+    from shoestring.learners.vampire.config import VampireConfig
+    from shoestring.learners.vampire.estimator import VAMPIRE
+    from shoestring.training.loop import Trainer
+
+    config = load_config(VampireConfig, a)
+    out, ckpt = output_and_checkpoint(a)
+    vae = VAMPIRE(config).fit(a.data, checkpoint_dir=ckpt, resume=a.resume)
+    vae.save_pretrained(out, overwrite=a.overwrite or a.resume)  # by rank 0 only
+    if is_rank0():
+        Trainer.clear_checkpoint(ckpt)
+        t = vae.training_
+        npmi = "n/a" if vae.npmi_ is None else f"{vae.npmi_:.4f}"
+        print(f"{out}: best NPMI {npmi} at epoch {t['best_epoch']} ({t['stop_reason']}; {t['epochs']} epochs "
+              f"in {t['seconds']:.0f} s)")
+
+
+def cmd_pretrain_mlm(a):
+    from shoestring.learners.mlm.config import MLMConfig
+    from shoestring.learners.mlm.estimator import MaskedLM
+    from shoestring.training.loop import Trainer
+
+    config = load_config(MLMConfig, a)
+    out, ckpt = output_and_checkpoint(a)
+    lm = MaskedLM(config, init_from=a.init_from).fit(a.data, checkpoint_dir=ckpt, resume=a.resume)
+    lm.save_pretrained(out, overwrite=a.overwrite or a.resume)  # by rank 0 only
+    if is_rank0():
+        Trainer.clear_checkpoint(ckpt)
+        t, last = lm.training_, (lm.history_ or [{}])[-1]
+        best = "n/a" if t["best_valid_loss"] is None else f"{t['best_valid_loss']:.3f}"
+        print(f"{out}: {t['parameters']:,} parameters ({t['origin']}); validation MLM loss {best} "
+              f"(accuracy {last.get('valid_accuracy', float('nan')):.1%} at the last evaluation); {t['steps']} "
+              f"steps, {t['tokens']:,} tokens in {t['seconds']:.0f} s = {t['tokens_per_second']:,} tokens/s "
+              f"({t['stop_reason']})")
+
+
+def cmd_presets(a):
+    from shoestring.learners.mlm.config import PRESETS, MLMConfig, parameter_count
+
+    print(f"{'preset':8} {'L':>3} {'H':>4} {'heads':>5} {'FFN':>5} {'params, V=30522':>16} {'params, V=8192':>15}")
+    for name in PRESETS:
+        s = MLMConfig(preset=name).sizes()
+        counts = [parameter_count(s["layers"], s["hidden"], s["ffn"], v) / 1e6 for v in (30522, 8192)]
+        print(f"{name:8} {s['layers']:>3} {s['hidden']:>4} {s['heads']:>5} {s['ffn']:>5} {counts[0]:>15.1f}M "
+              f"{counts[1]:>14.1f}M")
+
+
+def cmd_pretrain_vectors(a):
+    from shoestring.artifacts import check_writable
+    from shoestring.learners.vectors.ppmi import WordVectors, WordVectorsConfig
+
+    check_writable(a.output, a.overwrite)
+    wv = WordVectors(WordVectorsConfig.from_args(a)).fit(read_texts(a.inputs, a))
+    wv.save_pretrained(a.output, overwrite=a.overwrite)
+    t = wv.training_
+    print(f"{a.output}: {t['vocabulary']} words x {wv.vectors_.shape[1]} from {t['tokens']} tokens in {t['seconds']:.1f} s")
+    for w in wv.vocab_.tokens[40:45]:
+        print(f"    {w}: {', '.join(x for x, _ in wv.most_similar(w, 6))}")

@@ -1,0 +1,75 @@
+"""``shoestring train classifier|finetune``: classifiers that put a representation to work."""
+
+from __future__ import annotations
+
+from shoestring.cli.common import add_config, add_output, add_read, load_config, read_labelled, read_texts
+
+
+def register(sub) -> None:
+    from shoestring.tasks.classify.config import ClassifierConfig, FineTuneConfig
+
+    tr = sub.add_parser("train", help="train a model that uses a representation").add_subparsers(
+        dest="task", metavar="TASK")
+    s = tr.add_parser("classifier", help="a Seq2Vec classifier, with or without VAMPIRE")
+    s.add_argument("train", nargs="+", help="labelled training files")
+    add_output(s)
+    s.add_argument("--dev", nargs="+", help="labelled dev files for early stopping (default: --dev-fraction of train)")
+    s.add_argument("--vampire", help="a VAMPIRE model folder to concatenate (omit for the no-pre-training baseline)")
+    s.add_argument("--unlabeled", nargs="+", help="unlabelled files whose words join the embedding vocabulary")
+    s.add_argument("--word-vectors", help="a folder from `shoestring pretrain vectors` to initialize the embeddings")
+    add_config(s)
+    add_read(s)
+    ClassifierConfig.add_arguments(s)
+    s.set_defaults(func=cmd_train_classifier)
+
+    s = tr.add_parser("finetune", help="fine-tune a compact BERT (from `pretrain mlm`, or a BERT checkpoint) for "
+                                       "classification; the folder loads in transformers")
+    s.add_argument("train", nargs="+", help="labelled training files")
+    add_output(s)
+    s.add_argument("--mlm", required=True, help="the pre-trained model folder")
+    s.add_argument("--dev", nargs="+", help="labelled dev files for early stopping (default: --dev-fraction of train)")
+    add_config(s)
+    add_read(s)
+    FineTuneConfig.add_arguments(s)
+    s.set_defaults(func=cmd_train_finetune)
+
+
+def cmd_train_classifier(a):
+    from shoestring.artifacts import check_writable
+    from shoestring.tasks.classify.config import ClassifierConfig
+    from shoestring.tasks.classify.estimator import TextClassifier
+
+    check_writable(a.output, a.overwrite)
+    config = load_config(ClassifierConfig, a)
+    texts, labels = read_labelled(a.train, a, "training")
+    dev = read_labelled(a.dev, a, "dev") if a.dev else (None, None)
+    unlabeled = read_texts(a.unlabeled, a, "unlabeled") if a.unlabeled else None
+    clf = TextClassifier(config, vampire=a.vampire, word_vectors=a.word_vectors)
+    clf.fit(texts, labels, dev_texts=dev[0], dev_labels=dev[1], unlabeled=unlabeled)
+    _save_classifier(clf, a, *dev)
+
+
+def cmd_train_finetune(a):
+    from shoestring.artifacts import check_writable
+    from shoestring.tasks.classify.config import FineTuneConfig
+    from shoestring.tasks.classify.finetune import BertClassifier
+
+    check_writable(a.output, a.overwrite)
+    config = load_config(FineTuneConfig, a)
+    texts, labels = read_labelled(a.train, a, "training")
+    dev = read_labelled(a.dev, a, "dev") if a.dev else (None, None)
+    clf = BertClassifier(config, mlm=a.mlm).fit(texts, labels, dev_texts=dev[0], dev_labels=dev[1])
+    _save_classifier(clf, a, *dev)
+
+
+def _save_classifier(clf, a, dev_texts, dev_labels) -> None:
+    """Score on the dev files (if any), save with those metrics, print the one-line summary."""
+    metrics = None
+    if dev_texts is not None:
+        m = clf.evaluate(dev_texts, dev_labels, unseen="count")
+        metrics = {"dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_examples": m["n"]}
+    clf.save_pretrained(a.output, overwrite=a.overwrite, metrics=metrics)
+    t = clf.training_
+    extra = f"; dev accuracy {metrics['dev_accuracy']:.4f}, macro-F1 {metrics['dev_macro_f1']:.4f}" if metrics else ""
+    print(f"{a.output}: {len(clf.classes_)} classes, {t['train_examples']} training examples, best epoch "
+          f"{t['best_epoch']} of {t['epochs']} ({t['stop_reason']}){extra}")
