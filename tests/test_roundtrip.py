@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+import shoestring
+
 from conftest import planted_docs, small_vampire
 
 PROBE = [d["text"] for d in planted_docs(15, seed=9)] + ["", "words nobody has seen"]
@@ -101,7 +103,8 @@ def test_masked_lm_round_trip(objective, token_corpus, tmp_path):
     lm = MaskedLM(preset=None, layers=1, hidden=32, heads=2, ffn=48, seq_len=32, batch_size=8, max_epochs=1,
                   objective=objective, progress=False, threads=1).fit(token_corpus)
     lm.save_pretrained(tmp_path / "lm")
-    loaded = MaskedLM.from_pretrained(tmp_path / "lm")
+    loaded = shoestring.load(tmp_path / "lm")
+    assert type(loaded) is MaskedLM
     _same(lm.transform(PROBE), loaded.transform(PROBE))
     assert loaded.config == lm.config
 
@@ -115,5 +118,8 @@ def test_bert_classifier_round_trip(token_corpus, labelled, tmp_path):
                   progress=False, threads=1).fit(token_corpus)
     clf = BertClassifier(mlm=lm, max_epochs=1, max_length=24, progress=False, threads=1).fit(*labelled)
     clf.save_pretrained(tmp_path / "bc")
-    loaded = BertClassifier.from_pretrained(tmp_path / "bc")
+    loaded = shoestring.load(tmp_path / "bc")
+    assert type(loaded) is BertClassifier
     _same(clf.predict_proba(PROBE), loaded.predict_proba(PROBE))
+    # its encoder reads as a masked LM too (features of the fine-tuned encoder)
+    assert MaskedLM.from_pretrained(tmp_path / "bc").transform(PROBE).shape == (len(PROBE), 32)

@@ -30,6 +30,7 @@ _LAZY = {
     "PrepareConfig": "shoestring.data.config",
     "BowCorpus": "shoestring.data.bow",
     "read_documents": "shoestring.data.readers",
+    "read_texts_labels": "shoestring.data.readers",
     "Tokenizer": "shoestring.data.tokenizer",
     "load": "shoestring.registry",
     "Estimator": "shoestring.estimator",

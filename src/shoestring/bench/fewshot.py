@@ -33,6 +33,7 @@ from shoestring.bench.config import MLM_FEATURE_METHODS, MLM_METHODS, NEURAL, Fe
 from shoestring.data.cleanup import clean
 from shoestring.data.readers import read_documents
 from shoestring.errors import InputError
+from shoestring.registry import load
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def pretrain_vampire(config: FewshotConfig, texts: list[str], name: str):
     model_dir = work / "vampire"
     if config.reuse and model_dir.exists():
         log.info("reusing %s", model_dir)
-        vae = VAMPIRE.from_pretrained(model_dir)
+        vae = load(model_dir, kinds=("vampire",))
         return vae, vae.training_.get("wall_seconds", float("nan"))
     work.mkdir(parents=True, exist_ok=True)
     src = work / "unlabeled.jsonl"
@@ -150,7 +151,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
     if any(m in MLM_METHODS for m in methods):
         from shoestring.learners.mlm.estimator import MaskedLM
 
-        lm = MaskedLM.from_pretrained(config.mlm)
+        lm = MaskedLM.from_pretrained(config.mlm)  # a shoestring folder or any BERT checkpoint
     features = _mlm_features(lm, config, methods, vae, tr_texts, te_texts, sizes)
     for n in sizes:
         per_method: dict[str, list[dict]] = {m: [] for m in methods}

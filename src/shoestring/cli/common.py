@@ -80,7 +80,7 @@ def output_and_checkpoint(a) -> tuple[Path, Path]:
     from shoestring.training.loop import Trainer
 
     out = Path(a.output)
-    if not a.resume:
+    if not a.resume and is_rank0():  # the others would find the folder rank 0 just wrote
         check_writable(out, a.overwrite)
     ckpt = out.parent / f"{out.name}.checkpoint"
     if ckpt.exists() and not a.resume:

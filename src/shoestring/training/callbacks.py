@@ -41,8 +41,8 @@ class ProgressBar(Callback):
     """One tqdm bar over all steps: epoch, loss, the monitored metric, tokens/s (for learners that count
     tokens), and the ETA to max epochs or to the end of the ``--minutes`` budget, whichever comes first.
 
-    When ``file`` is not a terminal (logs, CI, nohup), there is no bar: a plain line at most every ``interval``
-    seconds and one at each evaluation instead, such as
+    When ``file`` is not a terminal (logs, CI, nohup), there is no bar: a plain line after the first
+    evaluation and then at most every ``interval`` seconds (at an evaluation when one falls due), such as
     ``epoch 3/50  step 120  loss 512.3  npmi 0.123  elapsed 1m20s  remaining ~2m40s``."""
 
     def __init__(self, file=None, interval: float = 30.0):
@@ -54,6 +54,7 @@ class ProgressBar(Callback):
         self._last_line = 0.0
         self._losses: list[float] = []
         self._metric: float | None = None
+        self._printed = False
 
     def on_fit_start(self, state):
         from tqdm.auto import tqdm
@@ -110,7 +111,8 @@ class ProgressBar(Callback):
         monitor = getattr(state, "monitor", "")
         if isinstance(record.get(monitor), (int, float)):
             self._metric = float(record[monitor])
-        if self.plain:
+        if self.plain and (not self._printed or time.monotonic() - self._last_line >= self.interval):
+            self._printed = True
             epoch = record.get("epoch", state.epoch)
             self._line(state, f"{epoch:g}" if isinstance(epoch, (int, float)) else str(epoch),
                        record.get("train_loss"), self._metric)

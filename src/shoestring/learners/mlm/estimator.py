@@ -19,17 +19,15 @@ tokenized with that checkpoint's tokenizer (``shoestring tokenize --tokenizer CH
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 
-from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
+from shoestring.artifacts import write_json
 from shoestring.errors import ArtifactError, InputError
+from shoestring.estimator import Estimator
 from shoestring.learners.mlm.config import MLMConfig
-from shoestring.training.loop import Trainer
 
 KIND = "mlm"
 log = logging.getLogger(__name__)
@@ -39,7 +37,7 @@ def _round_up(n: int, multiple: int = 64) -> int:
     return -(-n // multiple) * multiple
 
 
-class MaskedLM:
+class MaskedLM(Estimator):
     """A compact BERT pre-trained with masked-LM. Parameters are :class:`MLMConfig`'s fields; ``init_from``
     names a BERT-family checkpoint folder to continue from; ``random_state`` is an alias of ``seed``.
 
@@ -47,21 +45,10 @@ class MaskedLM:
     ``special_``, ``history_``, ``training_`` (tokens/s, steps, stop reason, best validation loss).
     """
 
-    def __init__(self, config: MLMConfig | None = None, *, init_from: str | Path | None = None, **params):
-        if "random_state" in params:
-            params["seed"] = params.pop("random_state")
-        base = config or MLMConfig()
-        self.config = base.replace(**params) if params else base.validate()
-        self.init_from = init_from
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {**self.config.to_dict(), "init_from": self.init_from}
-
-    def set_params(self, **params) -> "MaskedLM":
-        if "init_from" in params:
-            self.init_from = params.pop("init_from")
-        self.config = self.config.replace(**params)
-        return self
+    kind = KIND
+    config_class = MLMConfig
+    extra_params = ("init_from",)
+    reads_kinds = (KIND, "bert-classifier")  # a fine-tuned classifier's encoder reads as a masked LM
 
     # ------------------------------------------------------------------ building
     def _build(self, corpus):
@@ -117,47 +104,40 @@ class MaskedLM:
                              f"few for one sequence of --seq-len {c.seq_len}", path=corpus.path,
                              hint="add text or lower --seq-len")
         if learner.n_examples < c.batch_size:
-            # a smaller batch than asked: say so, do not fail (tiny corpora are for trying things out)
+            # a smaller batch than asked: say so, do not fail (tiny corpora are for trying things out); the
+            # settings the user gave stay as given, the batch this run used is in training_
             small = max(c.grad_accum, learner.n_examples // c.grad_accum * c.grad_accum)
             log.warning("the corpus packs into %d sequences of %d tokens, fewer than --batch-size %d: using batches "
                         "of %d", learner.n_examples, c.seq_len, c.batch_size, small)
-            c = self.config = c.replace(batch_size=small)
+            c = c.replace(batch_size=small)
             learner.config = c
-        t0 = time.time()
+        if not getattr(learner, "nan_advice", None):
+            learner.nan_advice = _NAN_ADVICE
         # what --resume must find unchanged: the data and the shapes
         signature = {"inputs": [i.get("sha256") for i in corpus.manifest.get("inputs", [])],
                      "vocab_size": corpus.vocab_size, **{k: v for k, v in corpus.counts.items()
                                                          if k.endswith(("_documents", "_tokens"))},
                      "packed_sequences": learner.n_examples, "sizes": dict(model.sizes), "seq_len": c.seq_len,
                      "objective": c.objective, "init_from": None if self.init_from is None else str(self.init_from)}
-        state = Trainer(c, callbacks=callbacks, nan_advice=_NAN_ADVICE).fit(
-            learner, checkpoint_dir=checkpoint_dir, resume=resume, signature=signature)
+        state = self._run(learner, c, callbacks=callbacks, checkpoint_dir=checkpoint_dir, resume=resume,
+                          signature=signature)
         self.model_ = model.cpu().eval()
-        # [objective plug-in] what save_pretrained writes, and the objective's fitted attributes (ELECTRA:
-        # discriminator_head_): learners/mlm/objectives
+        # what save_pretrained writes, and the objective's fitted attributes (ELECTRA: discriminator_head_)
         self.export_ = learner.objective.export(learner.model)
         for name, value in self.export_.attributes.items():
             setattr(self, name, value)
-        # [/objective plug-in]
         self.tokenizer_ = corpus.tokenizer
         self.special_ = corpus.special
-        self.history_ = state.history
-        self.training_ = {
-            "origin": origin, "stop_reason": state.stop_reason, "epochs": round(state.epoch + state.batch /
-                                                                               max(state.steps_per_epoch, 1), 3),
-            "steps": state.step, "tokens": state.tokens, "seconds": round(state.elapsed, 2),
-            "tokens_per_second": round(state.tokens / max(state.elapsed, 1e-9)),
-            "wall_seconds": round(time.time() - t0, 2), "best_valid_loss": state.best,
-            "best_at_epoch": state.best_epoch, "parameters": model.num_parameters()}
+        self.training_.update(
+            origin=origin, epochs=round(state.epoch + state.batch / max(state.steps_per_epoch, 1), 3),
+            tokens=state.tokens, tokens_per_second=round(state.tokens / max(state.elapsed, 1e-9)),
+            best_valid_loss=state.best, best_at_epoch=state.best_epoch, parameters=model.num_parameters(),
+            batch_size=c.batch_size)
         self.data_ = {"corpus": str(corpus.path), **corpus.counts, "sequence_length": c.seq_len,
                       "packed_sequences": learner.n_examples}
         return self
 
     # ------------------------------------------------------------------ using it
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise ArtifactError("this MaskedLM is not fitted yet: call fit() or from_pretrained()")
-
     def _encode_texts(self, texts, max_len: int):
         sp = self.special_
         ids = []
@@ -178,17 +158,14 @@ class MaskedLM:
         are cut."""
         import torch
 
-        from shoestring.learners.mlm.model import pad_batch
+        from shoestring.learners.mlm.model import padded_batches
 
         self._check_fitted()
         max_len = max_len or self.config.seq_len
         ids = self._encode_texts(texts, max_len)
         out = np.zeros((len(ids), self.model_.sizes["hidden"]), np.float32)
-        order = np.argsort([len(x) for x in ids])  # similar lengths together: little padding
         with torch.inference_mode():
-            for s in range(0, len(order), batch_size):
-                chunk = order[s:s + batch_size]
-                batch, pad = pad_batch([ids[i] for i in chunk], self.special_.pad)
+            for chunk, batch, pad in padded_batches(ids, self.special_.pad, batch_size):
                 h = self.model_.encode(batch, pad=pad)
                 if pooling == "cls":
                     out[chunk] = h[:, 0].numpy()
@@ -199,64 +176,67 @@ class MaskedLM:
 
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, path, *, overwrite: bool = False) -> Path:
-        """A Hugging Face ``BertForMaskedLM`` folder (config.json, model.safetensors, tokenizer files) plus
-        shoestring's config, training log, model card and manifest."""
+        """A Hugging Face ``BertForMaskedLM`` folder (config.json, model.safetensors, tokenizer files; an
+        ``ElectraForPreTraining`` one after ELECTRA) plus shoestring's config, training log, model card and
+        manifest."""
+        return super().save_pretrained(path, overwrite=overwrite)
+
+    def _export(self):
+        from shoestring.learners.mlm.objectives import get_objective
+
+        # the fitted objective decides the export; an encoder alone (from_pretrained) is a masked-LM BERT
+        return getattr(self, "export_", None) or get_objective("mlm", self.config).export(None)
+
+    def _save_files(self, tmp: Path) -> None:
         from safetensors.torch import save_file
 
         from shoestring.data.tokens import save_hf_tokenizer
         from shoestring.learners.mlm.export import hf_config
-        from shoestring.learners.mlm.objectives import get_objective
 
-        self._check_fitted()
-        m, t = self.model_, getattr(self, "training_", {})
-        # [objective plug-in] the fitted objective decides the export; an encoder alone (from_pretrained) is a
-        # masked-LM BERT
-        ex = getattr(self, "export_", None) or get_objective("mlm", self.config).export(None)
-        # [/objective plug-in]
-        with atomic_folder(path, KIND, overwrite=overwrite) as tmp:
-            write_json(tmp / "config.json", hf_config(m, pad_token_id=self.special_.pad, kind=ex.hf_config))
-            save_file(ex.state_dict(m), str(tmp / "model.safetensors"), metadata={"format": "pt"})
-            save_hf_tokenizer(self.tokenizer_, tmp, model_max_length=m.sizes["positions"])
-            write_json(tmp / "shoestring_config.json", {"model_type": "compact-bert", "config": self.config.to_dict(),
-                                                        "init_from": None if self.init_from is None
-                                                        else str(self.init_from)})
-            write_json(tmp / "training_log.json", {"history": getattr(self, "history_", []), "training": t,
-                                                    "data": getattr(self, "data_", {})})
-            s = m.sizes
-            c = self.config
-            (tmp / "README.md").write_text(model_card(
-                "Compact BERT pre-trained with " + ex.title,
-                f"A BERT encoder with L = {s['layers']} layers, H = {s['hidden']}, {s['heads']} heads, FFN "
-                f"{s['ffn']} and a {s['vocab']}-row vocabulary ({m.num_parameters():,} parameters), pre-trained "
-                f"with shoestring ({t.get('origin', '')}): {ex.description}, {c.masking} masking, sequences of "
-                f"{c.seq_len} tokens.",
-                usage="```python\nfrom transformers import AutoModel, AutoTokenizer\n"
-                      "tok = AutoTokenizer.from_pretrained('.')\nmodel = AutoModel.from_pretrained('.')\n```\n\n"
-                      + ex.usage
-                      + "\n\nor with shoestring: `MaskedLM.from_pretrained('.').transform(texts)`",
-                data=getattr(self, "data_", None),
-                metrics={k.replace("_", " "): v for k, v in t.items()}, settings=c.to_dict()), encoding="utf-8")
-        return Path(path)
+        m, ex = self.model_, self._export()
+        write_json(tmp / "config.json", hf_config(m, pad_token_id=self.special_.pad, kind=ex.hf_config))
+        save_file(ex.state_dict(m), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        save_hf_tokenizer(self.tokenizer_, tmp, model_max_length=m.sizes["positions"])
+
+    def _config_extras(self) -> dict:
+        return {"model_type": "compact-bert", "init_from": None if self.init_from is None else str(self.init_from)}
+
+    def _card(self) -> dict:
+        m, ex, c, t = self.model_, self._export(), self.config, getattr(self, "training_", {})
+        s = m.sizes
+        return dict(
+            title="Compact BERT pre-trained with " + ex.title,
+            summary=f"A BERT encoder with L = {s['layers']} layers, H = {s['hidden']}, {s['heads']} heads, FFN "
+                    f"{s['ffn']} and a {s['vocab']}-row vocabulary ({m.num_parameters():,} parameters), pre-trained "
+                    f"with shoestring ({t.get('origin', '')}): {ex.description}, {c.masking} masking, sequences of "
+                    f"{c.seq_len} tokens.",
+            usage="```python\nfrom transformers import AutoModel, AutoTokenizer\n"
+                  "tok = AutoTokenizer.from_pretrained('.')\nmodel = AutoModel.from_pretrained('.')\n```\n\n"
+                  + ex.usage + "\n\nor with shoestring: `shoestring.load('.').transform(texts)`",
+            data=getattr(self, "data_", None), metrics={k.replace("_", " "): v for k, v in t.items()})
 
     @classmethod
     def from_pretrained(cls, path) -> "MaskedLM":
-        """Load a folder saved by :meth:`save_pretrained`, or any BERT-family Hugging Face checkpoint folder
-        (weights in safetensors) with its tokenizer."""
+        """Load a folder saved by :meth:`save_pretrained` (or a fine-tuned classifier's encoder), or any
+        BERT-family Hugging Face checkpoint folder (weights in safetensors) with its tokenizer."""
+        from shoestring.artifacts import read_manifest
+
+        path = Path(path)
+        if (path / "manifest.json").exists():
+            if read_manifest(path, cls.reads_kinds, verify=False)["kind"] == KIND:  # checked in full below
+                return super().from_pretrained(path)
+            # a fine-tuned classifier's folder: its encoder and tokenizer, under the default pre-training settings
+            read_manifest(path, cls.reads_kinds)
+        self = cls()
+        self._load_files(path, {}, {})
+        return self
+
+    def _load_files(self, path: Path, meta: dict, manifest: dict) -> None:
         from shoestring.data.tokens import load_tokenizer, special_ids
         from shoestring.learners.mlm.export import load_hf_weights, read_hf_config
         from shoestring.learners.mlm.model import CompactBert
 
-        path = Path(path)
-        if (path / "manifest.json").exists():
-            read_manifest(path, (KIND, "bert-classifier"))  # a fine-tuned classifier's encoder reads too
-        sc = path / "shoestring_config.json"
-        config = MLMConfig()
-        if sc.exists():
-            meta = json.loads(sc.read_text(encoding="utf-8"))
-            if meta.get("model_type") == "compact-bert":
-                config = MLMConfig.from_dict(meta["config"], source=str(sc))
         hf = read_hf_config(path)
-        self = cls(config)
         model = CompactBert(hf["vocab"], hf["layers"], hf["hidden"], hf["heads"], hf["ffn"], hf["positions"])
         load_hf_weights(model, path)
         self.model_ = model.eval()
@@ -265,11 +245,6 @@ class MaskedLM:
         if self.tokenizer_.get_vocab_size() > hf["vocab"]:
             raise ArtifactError(f"the tokenizer has {self.tokenizer_.get_vocab_size()} tokens but the model only "
                                 f"{hf['vocab']} embeddings: they do not belong together", path=path)
-        log = path / "training_log.json"
-        if log.exists():
-            d = json.loads(log.read_text(encoding="utf-8"))
-            self.history_, self.training_, self.data_ = d["history"], d["training"], d.get("data", {})
-        return self
 
 
 _NAN_ADVICE = ("lower the learning rate (--lr 5e-4), lengthen the warm-up (--warmup 0.1), or clip gradients "

@@ -172,6 +172,17 @@ def pad_batch(rows, pad_id: int):
     return ids, ids == pad_id
 
 
+def padded_batches(rows, pad_id: int, batch_size: int):
+    """Inference batches of similar lengths (little padding work): yields ``(indices, ids, pad)`` with the
+    rows' positions in ``rows``, in order of length, so results go back with ``out[indices] = ...``."""
+    import numpy as np
+
+    order = np.argsort([len(r) for r in rows], kind="stable")
+    for s in range(0, len(order), batch_size):
+        chunk = order[s:s + batch_size]
+        yield (chunk, *pad_batch([rows[i] for i in chunk], pad_id))
+
+
 class CompactBert(nn.Module):
     """BERT encoder + MLM head. ``encode`` gives hidden states; ``mlm_logits`` projects chosen rows only."""
 
@@ -233,7 +244,3 @@ def training_flops_per_token(layers: int, hidden: int, ffn: int, vocab: int, seq
     per_layer = 2 * (4 * hidden * hidden + 2 * hidden * ffn) + 2 * 2 * seq_len * hidden
     head = predicted_fraction * 2 * (hidden * hidden + vocab * hidden)
     return 3 * (layers * per_layer + head)
-
-
-# moved to shoestring.training.optim; re-exported for old imports
-from shoestring.training.optim import lr_factor, param_groups  # noqa: E402, F401

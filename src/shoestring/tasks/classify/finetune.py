@@ -115,14 +115,11 @@ class _Learner:
 def _logits(net, rows, pad_id, batch_size: int = 64) -> np.ndarray:
     import torch
 
-    from shoestring.learners.mlm.model import pad_batch
+    from shoestring.learners.mlm.model import padded_batches
 
-    order = np.argsort([len(r) for r in rows])
     out = np.zeros((len(rows), net.classifier.out_features), np.float32)
     with torch.inference_mode():
-        for s in range(0, len(rows), batch_size):
-            chunk = order[s:s + batch_size]
-            ids, pad = pad_batch([rows[i] for i in chunk], pad_id)
+        for chunk, ids, pad in padded_batches(rows, pad_id, batch_size):
             out[chunk] = net(ids, pad).numpy()
     return out
 
