@@ -26,6 +26,7 @@ import numpy as np
 
 from shoestring.artifacts import write_json
 from shoestring.errors import ArtifactError, InputError
+from shoestring.training.seed import seed_everything
 from shoestring.estimator import Estimator
 from shoestring.learners.mlm.config import MLMConfig
 
@@ -52,14 +53,12 @@ class MaskedLM(Estimator):
 
     # ------------------------------------------------------------------ building
     def _build(self, corpus):
-        import torch
-
         from shoestring.data.tokens import load_tokenizer
         from shoestring.learners.mlm.export import load_hf_weights, read_hf_config
         from shoestring.learners.mlm.model import CompactBert
 
         c = self.config
-        torch.manual_seed(c.seed)
+        seed_everything(c.seed)
         if self.init_from is None:
             s = c.sizes()
             return CompactBert(_round_up(corpus.vocab_size), s["layers"], s["hidden"], s["heads"], s["ffn"],

@@ -23,6 +23,7 @@ import numpy as np
 
 from shoestring.artifacts import write_json
 from shoestring.errors import ArtifactError, InputError
+from shoestring.training.seed import seed_everything
 from shoestring.tasks.classify.config import FineTuneConfig
 from shoestring.tasks.classify.estimator import LabelPredictor
 
@@ -143,8 +144,6 @@ class BertClassifier(LabelPredictor):
         return self.lm_._encode_texts(list(texts), self.config.max_length)
 
     def fit(self, texts, labels, *, dev_texts=None, dev_labels=None, callbacks=None) -> "BertClassifier":
-        import torch
-
         from shoestring.tasks.classify.estimator import split_dev
 
         c = self.config
@@ -153,7 +152,7 @@ class BertClassifier(LabelPredictor):
         self.classes_ = sorted(set(labels))
         index = {y: i for i, y in enumerate(self.classes_)}
         self.lm_ = self._lm()
-        torch.manual_seed(c.seed)
+        seed_everything(c.seed)
         encoder = copy.deepcopy(self.lm_.model_).train()  # the pre-trained model itself stays as it was
         self.model_ = _Net.build(encoder, len(self.classes_), c.dropout)
         dev = None
