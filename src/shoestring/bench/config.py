@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from shoestring.bench.baselines import SETFIT_MAX_STEPS
 from shoestring.config import Config, param
 from shoestring.errors import ConfigError
 
 METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "glove_lr",
-           "minilm_lr", "mlm_lr", "mlm_vampire_lr", "mlm_finetune")
+           "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "auto", "auto_own")
+# the few-label recipe (tasks/classify/recipe.py) over every view: with the public MiniLM checkpoint (auto), and
+# from the user's text only (auto_own: TF-IDF, VAMPIRE and domain word vectors, no weights from elsewhere)
+RECIPES = {"auto": ("tfidf", "vampire", "vectors", "minilm"), "auto_own": ("tfidf", "vampire", "vectors")}
 # a compact BERT (--mlm): its mean-pooled features, alone or next to VAMPIRE's, + logistic regression
 MLM_FEATURE_METHODS = ("mlm_lr", "mlm_vampire_lr")
 # ... and the same BERT fine-tuned end to end on the N labelled rows (shoestring train finetune's defaults)
@@ -27,8 +31,8 @@ class FewshotConfig(Config):
                                                        "train split are skipped)")
     seeds: list[int] = param([0, 1, 2, 3, 4], "seeds: N rows drawn with numpy.random.default_rng(seed)"
                                               ".choice(len(train), N, replace=False)")
-    methods: list[str] = param([m for m in METHODS if m not in MLM_METHODS],
-                               f"methods to run, from {', '.join(METHODS)}")
+    methods: list[str] = param([m for m in METHODS if m not in MLM_METHODS and m != "setfit"],
+                               f"methods to run, from {', '.join(METHODS)} (setfit, slow on a CPU, only when named)")
     clean: list[str] = param([], "text clean-up before everything: html (tags, entities), email (headers)",
                              nargs="*")
     vampire_minutes: float = param(3.0, "VAMPIRE pre-training budget in minutes (once per dataset)", min=0.1)
@@ -38,6 +42,9 @@ class FewshotConfig(Config):
     workdir: str = param("bench-work", "folder for the pre-trained models (reused when present and --reuse)")
     reuse: bool = param(True, "reuse a pre-trained VAMPIRE already in --workdir for this dataset")
     threads: int | None = param(None, "torch CPU threads", min=1)
+    setfit_steps: int = param(SETFIT_MAX_STEPS, "setfit: cap on the contrastive fine-tuning steps (batches of "
+                                                "16 pairs), 0 for SetFit's own default (one epoch of its pairs, "
+                                                "~2,000 steps at N=200; ~5-10 s a step on 2 CPU cores)", min=0)
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
                                   "mlm_lr, mlm_vampire_lr and mlm_finetune methods")
 

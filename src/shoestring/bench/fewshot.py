@@ -11,7 +11,8 @@ Methods (the classifier is the same network in each neural row; pre-trained part
 PPMI-SVD word vectors learned on the same unlabelled text), ``vampire`` (VAMPIRE + trainable random
 embeddings, the paper's setting), ``vectors`` (domain word vectors, no VAMPIRE), ``no_pretraining`` (random
 initialization), and the baselines of :mod:`shoestring.bench.baselines` (TF-IDF, GloVe and
-MiniLM features with logistic regression). With a compact BERT (``--mlm``): ``mlm_lr`` (its mean-pooled
+MiniLM features with logistic regression; ``setfit``, MiniLM fine-tuned contrastively for at most
+``setfit_steps`` steps + logistic regression, only when named). With a compact BERT (``--mlm``): ``mlm_lr`` (its mean-pooled
 features + logistic regression), ``mlm_vampire_lr`` (the same next to VAMPIRE's representation) and
 ``mlm_finetune`` (every weight fine-tuned on the N rows, :class:`~shoestring.tasks.classify.finetune.BertClassifier`
 with its defaults). Results: mean and standard deviation over seeds of accuracy and
@@ -20,6 +21,7 @@ macro-F1, written as JSON records (``--json``) and a Markdown table (``--markdow
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import platform
@@ -29,11 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from shoestring.artifacts import write_json
-from shoestring.bench.config import MLM_FEATURE_METHODS, MLM_METHODS, NEURAL, FewshotConfig
+from shoestring.bench.config import MLM_FEATURE_METHODS, MLM_METHODS, NEURAL, RECIPES, FewshotConfig
 from shoestring.data.cleanup import clean
 from shoestring.data.readers import read_documents
 from shoestring.errors import InputError
 from shoestring.registry import load
+from shoestring.tasks.classify.views import caching
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +133,12 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                           hint="install the missing packages (pip install -e '.[bench]') or choose other --methods")
 
     vae, pre_seconds, wv, wv_seconds = None, None, None, None
-    if any(NEURAL.get(m, (False, False))[0] for m in methods) or "mlm_vampire_lr" in methods:
+    if any(NEURAL.get(m, (False, False))[0] for m in methods) or "mlm_vampire_lr" in methods or any(
+            "vampire" in RECIPES.get(m, ()) for m in methods):
         vae, pre_seconds = pretrain_vampire(config, pre_texts, name)
         log.info("VAMPIRE: NPMI %.4f, %.0f s", vae.npmi_ or float("nan"), pre_seconds)
     tables = {}
-    if any(NEURAL.get(m, (False, None))[1] == "domain" for m in methods):
+    if any(NEURAL.get(m, (False, None))[1] == "domain" or "vectors" in RECIPES.get(m, ()) for m in methods):
         from shoestring.learners.vectors.ppmi import WordVectors
 
         wv = WordVectors().fit(pre_texts)
@@ -153,6 +157,8 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
 
         lm = MaskedLM.from_pretrained(config.mlm)  # a shoestring folder or any BERT checkpoint
     features = _mlm_features(lm, config, methods, vae, tr_texts, te_texts, sizes)
+    cache = contextlib.ExitStack()
+    cache.enter_context(caching())  # the recipe's views embed each text once per run, not once per seed
     for n in sizes:
         per_method: dict[str, list[dict]] = {m: [] for m in methods}
         for seed in config.seeds:
@@ -161,6 +167,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
             y = [tr_labels[i] for i in idx]
             for m in methods:
                 t0 = time.time()
+                extra = {}
                 if m in NEURAL:
                     use_v, use_w = NEURAL[m]
                     clf = TextClassifier(vampire=vae if use_v else None, word_vectors=tables.get(use_w),
@@ -172,17 +179,33 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
 
                     clf = BertClassifier(mlm=lm, seed=seed, progress=False, threads=config.threads)
                     pred = clf.fit(x, y).predict(te_texts)
+                elif m in RECIPES:
+                    from shoestring.tasks.classify.recipe import FewLabelClassifier
+
+                    parts = RECIPES[m]
+                    if "minilm" in parts:
+                        from shoestring.bench.baselines import _minilm_path
+
+                    clf = FewLabelClassifier(vampire=vae if "vampire" in parts else None,
+                                             word_vectors=wv if "vectors" in parts else None,
+                                             encoder=_minilm_path() if "minilm" in parts else None, seed=seed)
+                    clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
+                    pred = clf.predict(te_texts)
+                    extra = {"chosen": clf.training_["chosen"], "C": clf.training_["C"],
+                             "semi_supervised": clf.training_["semi_supervised"].get("used")}
                 elif m in MLM_FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
 
                     train_f, test_f = features[m]
                     pred = features_lr(np.stack([train_f[i] for i in idx]), y, test_f, seed=seed)
+                elif m == "setfit":  # extra: the step cap, steps run, batch size, training seconds
+                    pred, _ = run_baseline(m, x, y, te_texts, seed=seed, max_steps=config.setfit_steps, info=extra)
                 else:
                     pred, _ = run_baseline(m, x, y, te_texts, unlabeled_texts=pre_texts, seed=seed)
                 secs = time.time() - t0
                 met = classification_metrics(te_labels, pred, sorted(set(tr_labels)))
                 per_method[m].append({"seed": seed, "accuracy": met["accuracy"], "macro_f1": met["macro_f1"],
-                                      "seconds": round(secs, 2)})
+                                      "seconds": round(secs, 2), **extra})
                 log.info("%s N=%d seed=%d %s: accuracy %.4f macro-F1 %.4f (%.1f s)", name, n, seed, m,
                          met["accuracy"], met["macro_f1"], secs)
         for m, runs in per_method.items():
@@ -202,8 +225,12 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                    "mlm": config.mlm if m in MLM_METHODS else None}
             if m == "mlm_vampire_lr":
                 rec["pretrain_seconds"], rec["vampire_npmi"] = pre_seconds, vae.npmi_
+            if m == "setfit":  # the cap used (None: SetFit's own epoch) and fine-tuning + head seconds, test excluded
+                rec["setfit_steps"] = config.setfit_steps or None
+                rec["train_seconds"] = float(np.mean([r["train_seconds"] for r in runs]))
             records.append(rec)
         _emit(records, config, skipped, json_path, markdown_path)
+    cache.close()
     print(markdown_table(records))
     return records
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-CLASSIFIERS = ("classifier", "bert-classifier")
+CLASSIFIERS = ("classifier", "bert-classifier", "few-label")
 
 
 def register(sub) -> None:

@@ -17,9 +17,19 @@ def register(sub) -> None:
     s.add_argument("--vampire", help="a VAMPIRE model folder to concatenate (omit for the no-pre-training baseline)")
     s.add_argument("--unlabeled", nargs="+", help="unlabelled files whose words join the embedding vocabulary")
     s.add_argument("--word-vectors", help="a folder from `shoestring pretrain vectors` to initialize the embeddings")
+    s.add_argument("--recipe", default="network", choices=("network", "auto"),
+                   help="network: the Seq2Vec network (default); auto: the few-label recipe - TF-IDF and every "
+                        "representation given (--vampire, --word-vectors, --checkpoint) as views of one linear "
+                        "model chosen by cross-validation on the labels, with self-training on --unlabeled where "
+                        "that helps (tasks/classify/recipe.py)")
+    s.add_argument("--checkpoint", help="--recipe auto: a sentence encoder to add as a view (a BERT-family Hugging "
+                                        "Face folder such as all-MiniLM-L6-v2, or a `pretrain mlm` folder)")
     add_config(s)
     add_read(s)
     ClassifierConfig.add_arguments(s)
+    from shoestring.tasks.classify.config import RecipeConfig
+
+    RecipeConfig.add_arguments(s, exclude=("seed",))  # --seed is shared
     s.set_defaults(func=cmd_train_classifier)
 
     s = tr.add_parser("finetune", help="fine-tune a compact BERT (from `pretrain mlm`, or a BERT checkpoint) for "
@@ -40,6 +50,12 @@ def cmd_train_classifier(a):
     from shoestring.tasks.classify.estimator import TextClassifier
 
     check_writable(a.output, a.overwrite)
+    if a.recipe == "auto":
+        return _train_recipe(a)
+    if a.checkpoint:
+        from shoestring.errors import ConfigError
+
+        raise ConfigError("--checkpoint is a view of the few-label recipe", hint="add --recipe auto, or drop it")
     config = load_config(ClassifierConfig, a)
     texts, labels = read_labelled(a.train, a, "training")
     dev = read_labelled(a.dev, a, "dev") if a.dev else (None, None)
@@ -47,6 +63,28 @@ def cmd_train_classifier(a):
     clf = TextClassifier(config, vampire=a.vampire, word_vectors=a.word_vectors)
     clf.fit(texts, labels, dev_texts=dev[0], dev_labels=dev[1], unlabeled=unlabeled)
     _save_classifier(clf, a, *dev)
+
+
+def _train_recipe(a):
+    from shoestring.tasks.classify.config import RecipeConfig
+    from shoestring.tasks.classify.recipe import FewLabelClassifier
+
+    config = load_config(RecipeConfig, a)
+    texts, labels = read_labelled(a.train, a, "training")
+    unlabeled = read_texts(a.unlabeled, a, "unlabeled") if a.unlabeled else None
+    clf = FewLabelClassifier(config, vampire=a.vampire, word_vectors=a.word_vectors, encoder=a.checkpoint)
+    clf.fit(texts, labels, unlabeled=unlabeled)
+    t = clf.training_
+    print(f"chose {t['chosen']} with C = {t['C']:g}: {t['why']}; unlabeled pool: "
+          f"{t['semi_supervised']['used'] or 'not used'} ({t['semi_supervised'].get('why', '')})")
+    metrics = None
+    if a.dev:
+        dev_texts, dev_labels = read_labelled(a.dev, a, "dev")
+        m = clf.evaluate(dev_texts, dev_labels, unseen="count")
+        metrics = {"dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_examples": m["n"]}
+    clf.save_pretrained(a.output, overwrite=a.overwrite, metrics=metrics)
+    print(f"{a.output}: {len(clf.classes_)} classes, {t['train_examples']} training examples, {t['unlabeled']} "
+          f"unlabeled, {t['seconds']:.0f} s" + (f"; dev accuracy {metrics['dev_accuracy']:.4f}" if metrics else ""))
 
 
 def cmd_train_finetune(a):

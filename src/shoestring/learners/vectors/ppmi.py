@@ -116,7 +116,7 @@ class WordVectors(Estimator):
     def _save_files(self, tmp: Path) -> None:
         from safetensors.numpy import save_file
 
-        save_file({"vectors": self.vectors_}, str(tmp / "vectors.safetensors"))
+        save_file({"vectors": np.ascontiguousarray(self.vectors_)}, str(tmp / "vectors.safetensors"))
         self.vocab_.save(tmp / "vocab.json")
 
     def _config_extras(self) -> dict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from shoestring.config import param
+from shoestring.config import Config, param
+from shoestring.errors import ConfigError
 from shoestring.training.config import TrainConfig
 
 
@@ -49,3 +50,29 @@ class FineTuneConfig(TrainConfig):
     max_length: int = param(128, "truncate texts to this many tokens ([CLS] and [SEP] included)", min=4)
     dev_fraction: float = param(0.1, "share of the labelled examples held out for early stopping when no dev set "
                                      "is given", min=0.0, max=0.5)
+
+
+SEMI = ("auto", "off", "self_train", "label_spread")
+
+
+@dataclasses.dataclass
+class RecipeConfig(Config):
+    """Settings of the few-label recipe (``shoestring train classifier --recipe auto``)."""
+
+    folds: int = param(5, "cross-validation folds on the labelled rows (fewer when a class has fewer examples)",
+                       min=2)
+    c_grid: list[float] = param([0.1, 1.0, 10.0, 100.0], "candidate inverse regularisation strengths C of the "
+                                                          "logistic regression", nargs="+")
+    semi_supervised: str = param("auto", "use the unlabeled pool: auto (self-training or label spreading, "
+                                         "whichever cross-validation on the labels says helps more, or neither), "
+                                         "off, self_train or label_spread (always)", choices=SEMI)
+    threshold: float = param(0.9, "a pseudo-label needs at least this probability (self-training) or confidence "
+                                  "(label spreading)", min=0.0, max=1.0)
+    max_pool: int = param(20000, "use at most this many unlabeled texts for pseudo-labels (a seeded sample)", min=1)
+    tfidf: bool = param(True, "include the TF-IDF view")
+    min_df: int = param(2, "TF-IDF: drop n-grams seen in fewer texts", min=1)
+    seed: int = param(0, "fixes the folds, the pool sample and the solver")
+
+    def _check(self) -> None:
+        if not self.c_grid or any(not c > 0 for c in self.c_grid):
+            raise ConfigError("c_grid (--c-grid) must be one or more positive numbers")

@@ -1,0 +1,318 @@
+"""``FewLabelClassifier``: the few-label recipe. Every view of the text at hand, one linear model, chosen by
+cross-validation on the labelled rows alone, optionally taught further by the unlabeled pool.
+
+The practitioner's strongest simple baselines with a few hundred labels are a regularised linear model on
+TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what the user's own corpus gives:
+
+1. **views** (:mod:`~shoestring.tasks.classify.views`): TF-IDF with its IDF fitted on the unlabeled text,
+   and the vectors of every representation passed in - VAMPIRE, domain word vectors, a compact BERT, or a
+   public checkpoint such as all-MiniLM-L6-v2;
+2. **candidates**: each view alone, and all views side by side (each block L2-normalized per row, so the
+   penalty treats them alike), each with a multinomial logistic regression whose inverse regularisation
+   ``C`` comes from ``c_grid``;
+3. **selection**: stratified ``folds``-fold cross-validation on the N labelled rows (never a test set) scores
+   every (candidate, C); the best mean accuracy wins, macro-F1 breaking ties. With very few labels the folds
+   shrink to the smallest class's count; with one example in some class no CV is possible and the
+   combination of all views with C = 10 is used, which the training record says;
+4. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`): self-training
+   (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
+   features, kept only where the same cross-validation on the labels says it helps.
+
+Example::
+
+    import shoestring
+    from shoestring.tasks.classify.recipe import FewLabelClassifier
+    clf = FewLabelClassifier(vampire="models/vampire", encoder="path/to/all-MiniLM-L6-v2", random_state=0)
+    clf.fit(texts, labels, unlabeled=corpus_texts)
+    clf.training_["chosen"], clf.cv_        # what it chose, and every candidate's cross-validated scores
+    clf.save_pretrained("models/recipe"); shoestring.load("models/recipe").predict(["..."])
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from shoestring.artifacts import write_json
+from shoestring.errors import ArtifactError, ConfigError, InputError
+from shoestring.tasks.classify.config import RecipeConfig
+from shoestring.tasks.classify.estimator import LabelPredictor, _normalized
+from shoestring.tasks.classify.views import EmbeddingView, TfidfView
+
+def _head(C: float, seed: int):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, max_iter=2000, random_state=seed)
+
+
+def _one_thread():
+    """Small logistic-regression fits are faster on one BLAS thread than on a busy machine's two."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+def _stack(blocks: list) -> sp.csr_matrix | np.ndarray:
+    if len(blocks) == 1:
+        return blocks[0]
+    if any(sp.issparse(b) for b in blocks):
+        return sp.hstack([sp.csr_matrix(b) for b in blocks], format="csr")
+    return np.hstack(blocks)
+
+
+def _folds(y: np.ndarray, k: int, seed: int):
+    """Stratified folds over the labelled rows; classes with fewer than ``k`` examples set ``k`` lower. None
+    when some class has a single example (nothing to hold out for it)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = int(np.bincount(y).min())
+    if smallest < 2:
+        return None
+    k = min(k, smallest)
+    return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+def _scores(y_true, y_pred, n_classes: int) -> tuple[float, float]:
+    from sklearn.metrics import f1_score
+
+    return float(np.mean(y_true == y_pred)), float(f1_score(y_true, y_pred, labels=np.arange(n_classes),
+                                                              average="macro", zero_division=0))
+
+
+class FewLabelClassifier(LabelPredictor):
+    """The few-label recipe (see the module docstring). Parameters are :class:`RecipeConfig`'s fields and the
+    representations to draw views from: ``vampire``, ``word_vectors``, ``encoder`` (fitted models or saved
+    folders; ``encoder`` may be any BERT-family Hugging Face checkpoint folder, such as all-MiniLM-L6-v2)."""
+
+    kind = "few-label"
+    config_class = RecipeConfig
+    extra_params = ("vampire", "word_vectors", "encoder")
+
+    # ------------------------------------------------------------------ training
+    def _views(self, texts: list[str]) -> list:
+        views = []
+        if self.config.tfidf:
+            views.append(TfidfView(min_df=self.config.min_df).fit(texts))
+        for name in ("vampire", "word_vectors", "encoder"):
+            source = getattr(self, name)
+            if source is not None:
+                views.append(EmbeddingView.open(source, name))
+        if not views:
+            raise ConfigError("the recipe has no view: keep --tfidf or give --vampire, --word-vectors or --encoder")
+        return views
+
+    def fit(self, texts, labels, *, unlabeled=None, callbacks=None) -> "FewLabelClassifier":
+        from shoestring.data.labels import check_classes
+
+        c = self.config
+        t0 = time.perf_counter()
+        texts, labels = list(texts), _normalized(labels, "training")
+        self._check_labels(texts, labels)
+        check_classes(labels)
+        pool = [t for t in (unlabeled or []) if t and t.strip()]
+        self.classes_ = sorted(set(labels))
+        y = np.asarray([self.classes_.index(v) for v in labels])
+        self.views_ = self._views(texts + pool)  # no labels are read to fit a view
+        blocks = [v.transform(texts) for v in self.views_]
+        names = [v.name for v in self.views_]
+        candidates = {n: [i] for i, n in enumerate(names)}
+        if len(names) > 1:
+            candidates["+".join(names)] = list(range(len(names)))
+        folds = _folds(y, c.folds, c.seed)
+        self.cv_ = {}
+        if folds is None:
+            chosen, C = list(candidates)[-1], 10.0
+            reason = "a class has a single labelled example: no cross-validation, all views with C = 10"
+        else:
+            for cand, idx in candidates.items():
+                X = _stack([blocks[i] for i in idx])
+                for Cv in c.c_grid:
+                    self.cv_[f"{cand} C={Cv:g}"] = self._cross_validate(X, y, folds, Cv)
+            best = max(self.cv_, key=lambda k: (round(self.cv_[k]["accuracy"], 9), self.cv_[k]["macro_f1"]))
+            chosen, C = best.rsplit(" C=", 1)[0], float(best.rsplit(" C=", 1)[1])
+            reason = (f"best of {len(self.cv_)} (view, C) pairs by {len(folds)}-fold cross-validation on the labels: "
+                      f"accuracy {self.cv_[best]['accuracy']:.4f}, macro-F1 {self.cv_[best]['macro_f1']:.4f}")
+        keep = candidates[chosen]
+        self.views_ = [self.views_[i] for i in keep]
+        X = _stack([blocks[i] for i in keep])
+        semi = self._semi_supervised(X, y, pool, folds, C)
+        with _one_thread():
+            if semi["used"]:
+                model, info = self._semi_method(semi["used"])(lambda: _head(C, c.seed), X, y, semi.pop("X_pool"))
+                semi["added"] = info.get("added")
+            else:
+                semi.pop("X_pool", None)
+                model = _head(C, c.seed).fit(X, y)
+        self.head_ = _LinearHead.from_sklearn(model, len(self.classes_))
+        self.model_ = self.head_
+        self.C_ = C
+        self.history_ = []
+        self.training_ = {"chosen": chosen, "C": C, "why": reason, "semi_supervised": semi,
+                          "views": names, "train_examples": len(texts), "unlabeled": len(pool),
+                          "seconds": round(time.perf_counter() - t0, 2), "stop_reason": "fitted", "epochs": 1,
+                          "best_epoch": 1}
+        return self
+
+    def _cross_validate(self, X, y, folds, C: float) -> dict:
+        n = len(self.classes_)
+        accs, f1s = [], []
+        with _one_thread():
+            for tr, va in folds:
+                pred = _head(C, self.config.seed).fit(X[tr], y[tr]).predict(X[va])
+                a, f = _scores(y[va], pred, n)
+                accs.append(a)
+                f1s.append(f)
+        return {"accuracy": float(np.mean(accs)), "macro_f1": float(np.mean(f1s)), "folds": len(folds)}
+
+    def _semi_method(self, name: str):
+        import functools
+
+        from shoestring.tasks.classify import semisup
+
+        fn = {"self_train": semisup.self_train, "label_spread": semisup.spread_and_fit}[name]
+        return functools.partial(fn, threshold=self.config.threshold, random_state=self.config.seed)
+
+    def _semi_supervised(self, X, y, pool, folds, C) -> dict:
+        """Which use of the pool to keep (``used``: a method's name, or False), and why."""
+        c = self.config
+        out = {"used": False, "mode": c.semi_supervised}
+        if c.semi_supervised == "off" or not pool:
+            out["why"] = "off" if pool else "no unlabeled texts"
+            return out
+        rng = np.random.default_rng(c.seed)
+        if len(pool) > c.max_pool:
+            pool = [pool[i] for i in sorted(rng.choice(len(pool), c.max_pool, replace=False))]
+        out["X_pool"] = _stack([v.transform(pool) for v in self.views_])
+        if c.semi_supervised != "auto":
+            out.update(used=c.semi_supervised, why="asked for")
+            return out
+        if folds is None:
+            out["why"] = "no cross-validation possible (a class with one example): not used"
+            return out
+        from shoestring.tasks.classify.semisup import cv_gain
+
+        out["cv"] = {}
+        with _one_thread():
+            for name in ("self_train", "label_spread"):
+                g = cv_gain(lambda: _head(C, c.seed), X, y, out["X_pool"], self._semi_method(name),
+                            n_splits=len(folds), random_state=c.seed)
+                if g.get("possible"):
+                    out["cv"][name] = {"gain_accuracy": g["gain"]["accuracy"], "gain_macro_f1": g["gain"]["macro_f1"],
+                                       "accuracy": g["semi"]["accuracy"], "macro_f1": g["semi"]["macro_f1"]}
+        # kept only where it helps accuracy without costing macro-F1 (skewed classes must not be traded away)
+        good = {k: v for k, v in out["cv"].items() if v["gain_accuracy"] > 0 and v["gain_macro_f1"] >= 0}
+        if good:
+            best = max(good, key=lambda k: (good[k]["gain_accuracy"], good[k]["gain_macro_f1"]))
+            out.update(used=best, why=f"cross-validation on the labels: {best} gains "
+                                      f"{100 * good[best]['gain_accuracy']:+.1f} accuracy points")
+        else:
+            out["why"] = "cross-validation on the labels: neither self-training nor label spreading helps here"
+        return out
+
+    # ------------------------------------------------------------------ predicting
+    def _features(self, texts):
+        return _stack([v.transform(texts) for v in self.views_])
+
+    def predict_proba(self, texts) -> np.ndarray:
+        self._check_fitted()
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
+        return self.head_.predict_proba(self._features(texts))
+
+    @property
+    def dim(self) -> int:
+        self._check_fitted()
+        return int(sum(v.dim for v in self.views_))
+
+    def transform(self, texts):
+        """The chosen views side by side (what the linear model reads), dense."""
+        X = self._features(list(texts))
+        return X.toarray() if sp.issparse(X) else X
+
+    # ------------------------------------------------------------------ saving
+    def _save_files(self, tmp: Path, metrics=None) -> None:
+        from safetensors.numpy import save_file
+
+        for v in self.views_:
+            v.save(tmp / "views" / v.name)
+        save_file({"coef": self.head_.coef, "intercept": self.head_.intercept}, str(tmp / "head.safetensors"))
+        write_json(tmp / "cv.json", self.cv_)
+        self._write_metrics(tmp, metrics)
+
+    def _config_extras(self) -> dict:
+        return {"classes": self.classes_, "views": [{"name": v.name, "type": type(v).__name__} for v in self.views_],
+                "C": self.C_}
+
+    def _card(self, metrics=None) -> dict:
+        t = self.training_
+        rows = "\n".join(f"| {k} | {v['accuracy']:.4f} | {v['macro_f1']:.4f} |" for k, v in
+                         sorted(self.cv_.items(), key=lambda kv: -kv[1]["accuracy"])[:15])
+        return dict(
+            title="Few-label text classifier (shoestring recipe)",
+            summary=f"Logistic regression (C = {t['C']:g}) over the views {t['chosen']}, chosen by cross-validation "
+                    f"on {t['train_examples']} labelled examples ({t['why']}). Self-training on the unlabeled "
+                    f"pool: {t['semi_supervised']['used'] or 'not used'} "
+                    f"({t['semi_supervised'].get('why', '')}). Classes: {', '.join(self.classes_[:30])}.",
+            usage="```python\nimport shoestring\nclf = shoestring.load('.')\nclf.predict(['some text'])\n```\n\n"
+                  "or `shoestring predict . texts.jsonl -o predictions.jsonl`",
+            metrics=self._card_metrics(metrics),
+            extra="## Cross-validated candidates (labelled rows only)\n\n| candidate | accuracy | macro-F1 |\n"
+                  "|---|---|---|\n" + rows if rows else "")
+
+    def _load_files(self, path: Path, meta: dict, manifest: dict) -> None:
+        from safetensors.numpy import load_file
+
+        from shoestring.artifacts import read_json
+
+        self.classes_ = meta["classes"]
+        self.C_ = meta["C"]
+        self.views_ = []
+        for v in meta["views"]:
+            folder = path / "views" / v["name"]
+            if v["type"] == "TfidfView":
+                self.views_.append(TfidfView.load(folder))
+            elif v["type"] == "EmbeddingView":
+                self.views_.append(EmbeddingView.load(folder, v["name"]))
+            else:
+                raise ArtifactError(f"unknown view type {v['type']!r}", path=path, hint="a newer shoestring wrote it")
+        head = load_file(str(path / "head.safetensors"))
+        self.head_ = _LinearHead(head["coef"], head["intercept"], len(self.classes_))
+        if self.head_.coef.shape[1] != sum(v.dim for v in self.views_):
+            raise ArtifactError("head.safetensors does not fit the saved views", path=path)
+        self.model_ = self.head_
+        self.cv_ = read_json(path / "cv.json")
+
+
+class _LinearHead:
+    """A fitted logistic regression as plain arrays: softmax(X W^T + b) (binary: the logistic of one score),
+    exactly scikit-learn's ``predict_proba``, without pickling scikit-learn objects."""
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, n_classes: int):
+        # C order: safetensors writes the raw buffer, and scikit-learn's coef_ can be Fortran-ordered
+        self.coef = np.ascontiguousarray(coef, dtype=np.float64)
+        self.intercept = np.ascontiguousarray(intercept, dtype=np.float64)
+        self.n_classes = n_classes
+
+    @classmethod
+    def from_sklearn(cls, model, n_classes: int) -> "_LinearHead":
+        if len(model.classes_) != n_classes:
+            raise InputError("the model saw fewer classes than were labelled")
+        return cls(np.asarray(model.coef_), np.asarray(model.intercept_), n_classes)
+
+    def predict_proba(self, X) -> np.ndarray:
+        z = np.asarray(X @ self.coef.T) + self.intercept
+        if self.coef.shape[0] == 1:  # binary
+            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.stack([1.0 - p, p], axis=1)
+        z -= z.max(1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(1, keepdims=True)

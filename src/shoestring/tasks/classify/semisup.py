@@ -1,0 +1,376 @@
+"""Learning from an unlabeled pool when only a few rows are labelled: self-training and label spreading.
+
+Everything here works on FEATURE MATRICES - dense ``numpy`` arrays or ``scipy.sparse`` matrices, one row per
+example (a TF-IDF block, sentence embeddings, ...) - not on texts; the views of
+:mod:`~shoestring.tasks.classify.views` make such matrices. Notation: ``X_l`` (``n_l x d``) and ``y_l`` are the
+labelled rows and their labels, ``X_u`` (``n_u x d``) the unlabeled pool, ``C`` the classes seen in ``y_l``.
+
+Two classic ways to use the pool:
+
+- :func:`self_train` - **self-training** (Yarowsky 1995, "Unsupervised word sense disambiguation rivaling
+  supervised methods"; Lee 2013, "Pseudo-Label: the simple and efficient semi-supervised learning method"):
+  a classifier labels the pool, its most confident guesses become *pseudo-labels*, and it is trained again on
+  labelled + pseudo-labelled rows. It helps when confident predictions are mostly right and move the decision
+  boundary into the low-density gaps between classes (the *cluster assumption*); it hurts when early mistakes
+  are confirmed round after round (*confirmation bias*).
+- :func:`label_spread` - **label spreading** (Zhou, Bousquet, Lal, Weston & Schoelkopf 2004, "Learning with
+  local and global consistency"): labels flow along a k-nearest-neighbour graph of all rows, so a pool row
+  takes the label of the labelled rows it is connected to through dense regions. :func:`spread_and_fit`
+  turns its confident guesses into pseudo-labels for an ordinary classifier.
+
+Neither is guaranteed to help: :func:`cv_gain` measures, by cross-validation on the labelled rows only,
+whether a method beats the supervised-only model on *this* data, so a recipe can accept it only where it does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["self_train", "label_spread", "spread_and_fit", "cv_gain"]
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+def _matrix(X, name: str):
+    """A 2-D float matrix: CSR if sparse (so rows can be indexed), a numpy array otherwise."""
+    if sp.issparse(X):
+        X = X.tocsr()
+    else:
+        X = np.asarray(X)
+        if X.dtype == object:
+            raise ValueError(f"{name} must be a numeric matrix (numpy array or scipy sparse), got objects")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows x features), got shape {X.shape}")
+    return X
+
+
+def _check(X_l, y_l, X_u):
+    """Validate and normalise the three inputs; ``X_u=None`` means an empty pool."""
+    X_l = _matrix(X_l, "X_l")
+    y_l = np.asarray(y_l)
+    if y_l.ndim != 1 or len(y_l) != X_l.shape[0]:
+        raise ValueError(f"y_l must be 1-D with one label per row of X_l ({X_l.shape[0]} rows), "
+                         f"got shape {y_l.shape}")
+    if X_u is None:
+        X_u = sp.csr_matrix((0, X_l.shape[1])) if sp.issparse(X_l) else np.empty((0, X_l.shape[1]))
+    X_u = _matrix(X_u, "X_u")
+    if X_u.shape[1] != X_l.shape[1]:
+        raise ValueError(f"X_u has {X_u.shape[1]} columns but X_l has {X_l.shape[1]}: the pool and the "
+                         f"labelled rows must come from the same feature pipeline (same vectorizer/embedder)")
+    return X_l, y_l, X_u
+
+
+def _stack(A, B):
+    """Rows of A then rows of B (sparse if either is)."""
+    if sp.issparse(A) or sp.issparse(B):
+        return sp.vstack([sp.csr_matrix(A), sp.csr_matrix(B)], format="csr")
+    return np.vstack([A, B])
+
+
+def _key(c):
+    """A class label as a plain Python value (JSON-friendly keys in ``info``)."""
+    return c.item() if isinstance(c, np.generic) else c
+
+
+def _counts(labels, classes) -> dict:
+    n = Counter(labels.tolist()) if len(labels) else Counter()
+    return {_key(c): int(n.get(_key(c), 0)) for c in classes}
+
+
+def _fit(make_model, X, y, n_labelled: int, pseudo_weight: float):
+    """Fit a fresh model; the rows after the first ``n_labelled`` are pseudo-labelled and weigh
+    ``pseudo_weight`` (passed as ``sample_weight``, only when it is not 1)."""
+    model = make_model()
+    if pseudo_weight == 1.0 or X.shape[0] == n_labelled:
+        return model.fit(X, y)
+    from sklearn.utils.validation import has_fit_parameter
+
+    if not has_fit_parameter(model, "sample_weight"):
+        raise ValueError(f"pseudo_weight={pseudo_weight} needs a model whose fit() takes sample_weight; "
+                         f"{type(model).__name__} does not (use pseudo_weight=1.0)")
+    w = np.ones(X.shape[0])
+    w[n_labelled:] = pseudo_weight
+    return model.fit(X, y, sample_weight=w)
+
+
+def _pick(proba, classes, *, threshold, balance, per_class, rng):
+    """Which pool rows become pseudo-labels: those whose top probability is >= ``threshold``, at most
+    ``quota`` per class, the most confident first (ties in random order, fixed by ``rng``).
+
+    The quota is ``per_class`` if given; otherwise, with ``balance``, the size of the smallest *non-empty*
+    confident set (a class with no confident row - e.g. one the pool never shows - is skipped rather than
+    blocking every other class); otherwise unlimited. Returns (row positions, their labels, confident counts).
+    """
+    conf = proba.max(axis=1)
+    pred = proba.argmax(axis=1)
+    ok = conf >= threshold
+    confident = {_key(c): int(np.sum(ok & (pred == j))) for j, c in enumerate(classes)}
+    sizes = [n for n in confident.values() if n > 0]
+    if per_class is not None:
+        quota = int(per_class)
+    elif balance and sizes:
+        quota = min(sizes)
+    else:
+        quota = len(conf)
+    tie = rng.random(len(conf))
+    rows = []
+    for j in range(len(classes)):
+        cand = np.flatnonzero(ok & (pred == j))
+        order = np.lexsort((tie[cand], -conf[cand]))  # confidence descending, then the random tie-breaker
+        rows.append(cand[order[:quota]])
+    rows = np.sort(np.concatenate(rows)) if rows else np.empty(0, dtype=int)
+    return rows, classes[pred[rows]], confident
+
+
+# ---------------------------------------------------------------------------------------- self-training
+
+def self_train(make_model, X_l, y_l, X_u, *, threshold: float = 0.9, max_rounds: int = 5,
+               per_class: int | None = None, balance: bool = True, pseudo_weight: float = 1.0,
+               random_state: int = 0):
+    """Self-training with confident pseudo-labels (Yarowsky 1995; Lee 2013).
+
+    ``make_model()`` must return an *unfitted* scikit-learn classifier with ``predict_proba`` (e.g.
+    ``lambda: LogisticRegression(max_iter=1000)``); a fresh one is fitted each round.
+
+    Algorithm, with ``P`` the pseudo-labelled rows (empty at first) and ``f`` the model:
+
+    1. fit ``f`` on ``X_l ∪ P`` (pseudo rows weigh ``pseudo_weight``, e.g. 0.5, as ``sample_weight``);
+    2. predict the rows of the pool not yet in ``P``: ``p(c | x) = f.predict_proba(x)``;
+    3. the *confident* rows are those with ``max_c p(c | x) >= threshold``; with ``balance`` at most ``q`` per
+       predicted class join ``P`` (most confident first), where ``q`` = ``per_class`` or else the size of the
+       smallest non-empty confident set, so a majority class cannot swamp the others - the usual failure of
+       self-training on imbalanced data. Without ``balance`` all confident rows join (capped at
+       ``per_class`` per class if given);
+    4. rows that joined ``P`` keep their pseudo-label for good; repeat from 1 until a round adds nothing,
+       the pool is used up, or ``max_rounds`` rounds have added rows.
+
+    Returns ``(model, info)``: the model fitted on ``X_l`` and every pseudo-label, and ``info`` with
+    ``rounds`` (how many rounds added rows), ``added`` (pseudo-labels per class, in total), ``per_round``
+    (per round: ``confident`` and ``added`` per class, ``pool_left``), ``stopped`` (why it stopped),
+    ``pseudo_index`` (rows of ``X_u`` pseudo-labelled) and ``pseudo_labels``.
+
+    Edge cases: an empty pool (or ``X_u=None``), or a pool with no row above ``threshold``, gives the
+    supervised-only model with ``rounds == 0``; classes of ``y_l`` that the pool never shows get no
+    pseudo-labels while the others still do; an ``X_u`` of another width raises ``ValueError``.
+    ``random_state`` only breaks ties between equally confident rows; the model's own randomness is
+    whatever ``make_model`` sets.
+    """
+    X_l, y_l, X_u = _check(X_l, y_l, X_u)
+    if len(np.unique(y_l)) < 2:
+        raise ValueError("self_train needs labelled examples of at least two classes")
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if not pseudo_weight > 0:
+        raise ValueError(f"pseudo_weight must be > 0, got {pseudo_weight}")
+    rng = np.random.default_rng(random_state)
+    n_l, n_u = X_l.shape[0], X_u.shape[0]
+    left = np.arange(n_u)  # pool rows not yet pseudo-labelled
+    p_idx = np.empty(0, dtype=int)
+    p_lab = y_l[:0]
+    per_round = []
+
+    def fit():
+        return _fit(make_model, _stack(X_l, X_u[p_idx]), np.concatenate([y_l, p_lab]), n_l, pseudo_weight)
+
+    model = fit()
+    classes = model.classes_
+    stopped = "max_rounds"
+    for r in range(1, max_rounds + 1):
+        if left.size == 0:
+            stopped = "empty pool" if n_u == 0 else "pool used up"
+            break
+        rows, labels, confident = _pick(model.predict_proba(X_u[left]), classes, threshold=threshold,
+                                        balance=balance, per_class=per_class, rng=rng)
+        per_round.append({"round": r, "confident": confident, "added": _counts(labels, classes),
+                          "pool_left": int(left.size - rows.size)})
+        if rows.size == 0:
+            stopped = "no confident rows"
+            break
+        p_idx = np.concatenate([p_idx, left[rows]])
+        p_lab = np.concatenate([p_lab, labels])
+        left = np.delete(left, rows)
+        model = fit()
+    rounds = sum(1 for d in per_round if sum(d["added"].values()) > 0)
+    info = {"rounds": rounds, "added": _counts(p_lab, classes), "per_round": per_round, "stopped": stopped,
+            "pseudo_index": p_idx, "pseudo_labels": p_lab}
+    return model, info
+
+
+# ------------------------------------------------------------------------------------- label spreading
+
+def _l2_rows(X):
+    """Rows scaled to unit L2 norm (zero rows stay zero): then ``|a - b|^2 = 2 - 2 cos(a, b)``, so Euclidean
+    nearest neighbours are cosine nearest neighbours - the geometry of TF-IDF and sentence embeddings."""
+    if sp.issparse(X):
+        X = X.astype(np.float64)
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sp.diags(1.0 / norms) @ X
+    X = np.asarray(X, dtype=np.float64)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return X / norms
+
+
+def _symmetric_knn(k: int):
+    """A kernel for ``LabelSpreading``: the symmetric kNN connectivity graph ``W = max(A, A^T)``, where
+    ``A_ij = 1`` iff ``j`` is one of the ``k`` nearest neighbours of ``i`` (``i`` itself excluded)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    def kernel(X, Y):
+        # LabelSpreading calls kernel(X, X) to build its graph (and kernel(X_, X_new) only in predict,
+        # which label_spread does not use).
+        nn = NearestNeighbors(n_neighbors=k).fit(X)
+        A = nn.kneighbors_graph(None, n_neighbors=k, mode="connectivity")  # None: no self-neighbours
+        return A.maximum(A.T).tocsr()
+
+    return kernel
+
+
+def label_spread(X_l, y_l, X_u, *, k: int = 10, alpha: float = 0.2, max_iter: int = 30):
+    """Label spreading over a symmetric kNN graph (Zhou et al. 2004); returns ``(labels_u, confidence_u)``.
+
+    With all ``n = n_l + n_u`` rows as graph nodes, ``Y`` (``n x |C|``) one-hot on labelled rows and zero
+    on the pool, and ``W`` the symmetric kNN graph of the L2-normalized rows (cosine geometry), Zhou et al.
+    iterate ``F <- alpha S F + (1 - alpha) Y`` with ``S = D^-1/2 W D^-1/2`` (``D`` the degrees), whose fixed
+    point is ``F* = (1 - alpha)(I - alpha S)^-1 Y``: each row's label mass is what reaches it by walks
+    through the graph, discounted by ``alpha`` per step. ``alpha`` (0..1) trades fitting the given labels
+    (small) for smoothness over the graph (large); with ``alpha = 0.2`` the iteration contracts by 0.2 per
+    step, so ``max_iter = 30`` converges well. A larger ``alpha`` (0.9, 0.99) may need more iterations
+    (scikit-learn warns ``ConvergenceWarning``).
+
+    The iteration is scikit-learn's ``LabelSpreading``, but with our own graph passed as a callable kernel:
+    ``LabelSpreading(kernel="knn")`` builds the *directed* graph ``A`` (rows may have many more in-edges than
+    out-edges; ``S`` is then not the symmetric matrix of the paper) and counts each row as its own neighbour,
+    and its Euclidean kNN on raw rows is not cosine kNN. Sparse rows are accepted as they are (the kNN search
+    is brute force, chunked, on sparse dot products).
+
+    Returns, for each pool row, the label ``argmax_c F_ic`` and its confidence ``max_c F_ic / sum_c F_ic``
+    (in ``[0, 1]``; ``1/|C|`` is a tie); a caller adds the confident ones as pseudo-labels (see
+    :func:`spread_and_fit`). A pool row in a component of the graph with no labelled row gets no label mass:
+    confidence 0 and, arbitrarily, the first class. An empty pool gives two empty arrays.
+
+    Cost and limit: the kNN search is ``O(n^2 d)`` time in ``~1 GB`` chunks (scikit-learn's working memory),
+    the graph ``O(n k)`` memory, the iteration ``O(max_iter n k |C|)``. Measured on 2 CPU cores, n = 50k:
+    about 30 s for a dense 384-wide embedding and a few minutes for a 30k-word TF-IDF, both using well under
+    2 GB; past a few hundred thousand rows the quadratic search dominates - subsample the pool.
+    """
+    from sklearn.semi_supervised import LabelSpreading
+
+    X_l, y_l, X_u = _check(X_l, y_l, X_u)
+    classes, codes = np.unique(y_l, return_inverse=True)
+    n_u = X_u.shape[0]
+    if n_u == 0:
+        return y_l[:0].copy(), np.empty(0)
+    X = _l2_rows(_stack(X_l, X_u))
+    k = max(1, min(int(k), X.shape[0] - 1))
+    y = np.concatenate([codes, np.full(n_u, -1)])
+    ls = LabelSpreading(kernel=_symmetric_knn(k), alpha=alpha, max_iter=max_iter).fit(X, y)
+    F = ls.label_distributions_[X_l.shape[0]:]  # rows already normalized to sum 1 (or all zero)
+    return classes[F.argmax(axis=1)], F.max(axis=1)
+
+
+def spread_and_fit(make_model, X_l, y_l, X_u, *, threshold: float = 0.9, k: int = 10, alpha: float = 0.2,
+                   max_iter: int = 30, balance: bool = False, per_class: int | None = None,
+                   pseudo_weight: float = 1.0, random_state: int = 0):
+    """Label spreading, then one classifier on labelled + confidently spread rows; returns ``(model, info)``.
+
+    The pool rows whose :func:`label_spread` confidence is ``>= threshold`` become pseudo-labels (with
+    ``balance`` or ``per_class``, capped per class as in :func:`self_train`; off by default because the graph,
+    not the model, chooses them, and they are chosen once, so there is no feedback loop for a majority class
+    to run away in). The classifier generalises to new rows, which the transductive graph does not.
+    ``info``: ``added`` per class, ``confident`` per class, ``pseudo_index``, ``pseudo_labels``.
+    """
+    X_l, y_l, X_u = _check(X_l, y_l, X_u)
+    classes = np.unique(y_l)
+    rows = np.empty(0, dtype=int)
+    labels = y_l[:0]
+    confident = {_key(c): 0 for c in classes}
+    if X_u.shape[0]:
+        lab_u, conf_u = label_spread(X_l, y_l, X_u, k=k, alpha=alpha, max_iter=max_iter)
+        proba = np.zeros((len(lab_u), len(classes)))  # one-hot at the spread label, scaled by its confidence
+        proba[np.arange(len(lab_u)), np.searchsorted(classes, lab_u)] = conf_u
+        rows, labels, confident = _pick(proba, classes, threshold=threshold, balance=balance,
+                                        per_class=per_class, rng=np.random.default_rng(random_state))
+    model = _fit(make_model, _stack(X_l, X_u[rows]), np.concatenate([y_l, labels]), X_l.shape[0],
+                 pseudo_weight)
+    return model, {"added": _counts(labels, classes), "confident": confident, "pseudo_index": rows,
+                   "pseudo_labels": labels}
+
+
+# ------------------------------------------------------------------------------- does it help? (CV)
+
+_METHODS = {"self_train": self_train, "label_spread": spread_and_fit}
+
+
+def _scores(y_true, y_pred) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {"accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+
+
+def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: int = 1,
+            random_state: int = 0) -> dict:
+    """Does ``method`` beat the supervised-only model here? Stratified cross-validation on the labelled rows.
+
+    ``method`` is ``"self_train"`` (:func:`self_train`), ``"label_spread"`` (:func:`spread_and_fit`), or any
+    callable ``method(make_model, X_train, y_train, X_u)`` returning a fitted model or ``(model, info)`` -
+    e.g. ``functools.partial(self_train, threshold=0.8)``. For each fold, the supervised model is
+    ``make_model()`` fitted on the training folds, the semi-supervised one is ``method`` on the training folds
+    plus the pool; both are scored (accuracy, macro-F1) on the held-out fold, which never enters the method as
+    labelled data (nor the pool). ``gain = semi - supervised``, averaged over folds.
+
+    Few labels: ``n_splits`` becomes ``min(n_splits, smallest class count)`` (at least 2), counting only
+    classes with two or more examples, so every held-out fold has each of them and every training fold keeps
+    each of them. A class with a single example cannot be held out without vanishing from training, so its
+    row stays in training in every fold (listed in ``kept_in_training``) and is never scored. When no class
+    has two examples (one label per class), or ``y_l`` has one class, no CV is possible and the result is
+    ``{"possible": False, "reason": ...}``.
+
+    Returns ``{"possible": True, "method", "n_splits", "kept_in_training", "supervised": {accuracy,
+    macro_f1}, "semi": {...}, "gain": {...}, "helps": gain["macro_f1"] > 0, "folds": [{"n_train",
+    "n_test", "supervised", "semi"}, ...]}``. With a dozen labelled rows the fold scores are coarse (one row
+    is several points of accuracy): read ``gain`` together with ``folds`` before trusting a small one.
+    """
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    if isinstance(method, str):
+        if method not in _METHODS:
+            raise ValueError(f"unknown method {method!r}; use one of {sorted(_METHODS)} or a callable")
+        name, fn = method, _METHODS[method]
+        kwargs = {"random_state": random_state}
+    else:
+        name, fn, kwargs = getattr(method, "__name__", type(method).__name__), method, {}
+    X_l, y_l, X_u = _check(X_l, y_l, X_u)
+    classes, counts = np.unique(y_l, return_counts=True)
+    if len(classes) < 2:
+        return {"possible": False, "method": name, "reason": "the labelled rows have a single class"}
+    multi = counts >= 2
+    if not multi.any():
+        return {"possible": False, "method": name,
+                "reason": "every class has a single labelled example: holding one out would remove its class "
+                          "from training, so cross-validation cannot score the method"}
+    s = max(2, min(int(n_splits), int(counts[multi].min())))
+    in_cv = np.isin(y_l, classes[multi])
+    cv_rows, fixed_rows = np.flatnonzero(in_cv), np.flatnonzero(~in_cv)
+    folds = []
+    splitter = RepeatedStratifiedKFold(n_splits=s, n_repeats=max(1, int(n_repeats)), random_state=random_state)
+    for tr, te in splitter.split(np.zeros(len(cv_rows)), y_l[cv_rows]):
+        train, test = np.concatenate([cv_rows[tr], fixed_rows]), cv_rows[te]
+        X_tr, y_tr, X_te, y_te = X_l[train], y_l[train], X_l[test], y_l[test]
+        sup = make_model().fit(X_tr, y_tr)
+        semi = fn(make_model, X_tr, y_tr, X_u, **kwargs)
+        semi = semi[0] if isinstance(semi, tuple) else semi
+        folds.append({"n_train": int(len(train)), "n_test": int(len(test)),
+                      "supervised": _scores(y_te, sup.predict(X_te)), "semi": _scores(y_te, semi.predict(X_te))})
+    mean = {side: {m: float(np.mean([f[side][m] for f in folds])) for m in ("accuracy", "macro_f1")}
+            for side in ("supervised", "semi")}
+    gain = {m: mean["semi"][m] - mean["supervised"][m] for m in ("accuracy", "macro_f1")}
+    return {"possible": True, "method": name, "n_splits": s, "n_repeats": max(1, int(n_repeats)),
+            "kept_in_training": [_key(c) for c in classes[~multi]],
+            "supervised": mean["supervised"], "semi": mean["semi"], "gain": gain,
+            "helps": bool(gain["macro_f1"] > 0), "folds": folds}

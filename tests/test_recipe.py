@@ -1,0 +1,144 @@
+"""The few-label recipe: views combined, chosen by cross-validation on the labels, saved and loaded."""
+
+import numpy as np
+import pytest
+
+import shoestring
+from conftest import GROUPS, planted_docs, write_jsonl
+from shoestring.errors import InputError
+from shoestring.tasks.classify.recipe import FewLabelClassifier
+from shoestring.tasks.classify.views import TfidfView
+
+
+class _Planted:
+    """A stand-in embedder that knows one hidden bit of each text (looked up by the text's id word, which
+    occurs once and so never enters TF-IDF's vocabulary)."""
+
+    dim, kind = 2, "planted"
+
+    def __init__(self, bits: dict):
+        self.bits = bits
+
+    def transform(self, texts):
+        return np.array([[1.0, 0.0] if self.bits[t.split()[-1]] else [0.0, 1.0] for t in texts])
+
+
+def test_tfidf_view_matches_scikit_learn_on_its_own_terms():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["the cat sat", "the cat ran far", "a dog ran", "the dog sat down", "cats and dogs"]
+    v = TfidfView(min_df=1).fit(texts)
+    ref = TfidfVectorizer(analyzer=v._terms, sublinear_tf=True).fit(texts)
+    assert sorted(v.vocabulary_) == sorted(ref.vocabulary_)
+    order = [ref.vocabulary_[t] for t in sorted(v.vocabulary_, key=v.vocabulary_.get)]
+    np.testing.assert_allclose(v.transform(texts).toarray(), ref.transform(texts).toarray()[:, order], rtol=1e-5)
+
+
+def test_views_combined_beat_each_view_alone():
+    """Class = two bits: TF-IDF sees the first (a cue word), the planted embedder only the second (hidden
+    behind a word that occurs once). Each view alone is right half the time; together they carry the label."""
+    rng = np.random.default_rng(0)
+    bits, texts, labels = {}, [], []
+    for i in range(160):
+        a, b = i % 2, (i // 2) % 2
+        words = list(rng.choice(GROUPS["music"], 4)) + [["alpha", "beta"][a]] * 2 + [f"doc{i}"]
+        bits[f"doc{i}"] = b
+        texts.append(" ".join(words))
+        labels.append(f"{a}{b}")
+    train, test = slice(0, 96), slice(96, 160)
+    clf = FewLabelClassifier(encoder=_Planted(bits), semi_supervised="off")
+    clf.fit(texts[train], labels[train])
+    best = {name: max(v["accuracy"] for k, v in clf.cv_.items() if k.startswith(name + " C=")) for name in
+            ("tfidf", "encoder", "tfidf+encoder")}
+    assert best["tfidf"] < 0.6 and best["encoder"] < 0.6, best
+    assert clf.training_["chosen"] == "tfidf+encoder" and best["tfidf+encoder"] > 0.95, best
+    assert clf.evaluate(texts[test], labels[test])["accuracy"] > 0.95
+
+
+def test_recipe_saves_loads_and_predicts_identically(planted_vampire, tmp_path):
+    docs = planted_docs(60, seed=2)
+    texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
+    pool = [d["text"] for d in planted_docs(200, seed=5)]
+    clf = FewLabelClassifier(vampire=planted_vampire, semi_supervised="off", c_grid=[1.0, 10.0]).fit(
+        texts, labels, unlabeled=pool)
+    assert set(clf.training_["views"]) == {"tfidf", "vampire"} and clf.training_["chosen"]
+    clf.save_pretrained(tmp_path / "r")
+    loaded = shoestring.load(tmp_path / "r")
+    assert type(loaded) is FewLabelClassifier
+    probe = [d["text"] for d in planted_docs(20, seed=9)] + ["", "nothing known here"]
+    np.testing.assert_array_equal(loaded.predict_proba(probe), clf.predict_proba(probe))
+    assert loaded.predict(probe) == clf.predict(probe) and loaded.cv_ == clf.cv_
+    # scikit-learn's own predict_proba agrees with the saved arrays
+    from sklearn.linear_model import LogisticRegression
+
+    X = clf._features(texts)
+    y = np.array([clf.classes_.index(v) for v in labels])
+    ref = LogisticRegression(C=clf.C_, max_iter=2000, random_state=0).fit(X, y)
+    np.testing.assert_allclose(clf.head_.predict_proba(X), ref.predict_proba(X), rtol=1e-6, atol=1e-9)
+
+
+def test_very_few_labels(tmp_path):
+    texts = ["orbit rocket planet", "garlic onion butter", "rocket comet orbit", "butter flour garlic"]
+    one_each = FewLabelClassifier(semi_supervised="off").fit(texts[:2], ["space", "cooking"])
+    assert "single labelled example" in one_each.training_["why"] and not one_each.cv_
+    assert one_each.predict(["comet planet orbit"]) == ["space"]
+    two_each = FewLabelClassifier(semi_supervised="off").fit(texts, ["space", "cooking"] * 2)
+    assert all(v["folds"] == 2 for v in two_each.cv_.values())
+    lopsided = FewLabelClassifier(semi_supervised="off").fit(texts + ["orbit planet"], ["space", "cooking"] * 2
+                                                             + ["music"])
+    assert lopsided.classes_ == ["cooking", "music", "space"]
+    with pytest.raises(InputError, match="at least two classes"):
+        FewLabelClassifier().fit(texts, ["space"] * 4)
+
+
+def test_cli_recipe_end_to_end(tmp_path, capsys):
+    from shoestring.cli import main
+
+    write_jsonl(tmp_path / "train.jsonl", planted_docs(60, seed=1))
+    write_jsonl(tmp_path / "pool.jsonl", [{"text": d["text"]} for d in planted_docs(200, seed=3)])
+    write_jsonl(tmp_path / "test.jsonl", planted_docs(40, seed=4))
+    assert main(["train", "classifier", str(tmp_path / "train.jsonl"), "-o", str(tmp_path / "r"), "--recipe", "auto",
+                 "--unlabeled", str(tmp_path / "pool.jsonl"), "--semi-supervised", "off"]) == 0
+    assert "chose tfidf with C" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "r"), str(tmp_path / "test.jsonl")]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    assert main(["predict", str(tmp_path / "r"), str(tmp_path / "test.jsonl"), "-o", str(tmp_path / "p.jsonl")]) == 0
+    assert main(["train", "classifier", str(tmp_path / "train.jsonl"), "-o", str(tmp_path / "x"),
+                 "--checkpoint", "somewhere"]) == 2
+
+
+def test_the_unlabeled_pool_teaches_words_the_labels_never_show():
+    """Labelled rows use 4 words of each planted group, test rows only the other 8; the pool mixes all 12.
+    Only a model that learns from the pool can read the test rows."""
+    rng = np.random.default_rng(3)
+    names = list(GROUPS)
+    labels = [g for g in names for _ in range(4)]
+    texts = [" ".join(rng.choice(GROUPS[g][:4], 5)) for g in labels]
+    pool = [" ".join(rng.choice(GROUPS[g], 8)) for g in names for _ in range(60)]
+    test_y = [g for g in names for _ in range(20)]
+    test = [" ".join(rng.choice(GROUPS[g][4:], 5)) for g in test_y]
+    kw = dict(c_grid=[10.0], random_state=0)
+    supervised = FewLabelClassifier(semi_supervised="off", **kw).fit(texts, labels, unlabeled=pool)
+    assert supervised.evaluate(test, test_y)["accuracy"] < 0.5
+    for method in ("self_train", "label_spread"):
+        semi = FewLabelClassifier(semi_supervised=method, threshold=0.5, **kw).fit(texts, labels, unlabeled=pool)
+        assert semi.training_["semi_supervised"]["used"] == method
+        assert semi.evaluate(test, test_y)["accuracy"] > 0.9, method
+    auto = FewLabelClassifier(**kw).fit(texts, labels, unlabeled=pool)
+    decision = auto.training_["semi_supervised"]
+    assert set(decision["cv"]) == {"self_train", "label_spread"} and decision["why"].startswith("cross-validation")
+
+
+def test_cached_views_give_the_same_features():
+    from shoestring.tasks.classify.views import EmbeddingView, caching
+
+    bits = {f"doc{i}": i % 2 for i in range(4)}
+    texts = [f"a b doc{i}" for i in range(4)]
+    view = EmbeddingView(_Planted(bits), "planted")
+    plain = view.transform(texts)
+    with caching():
+        first = view.transform(texts)
+        again = view.transform(texts[::-1])  # every text cached: nothing left to embed
+        assert view.transform([]).shape == (0, 2)
+    np.testing.assert_array_equal(first, plain)
+    np.testing.assert_array_equal(again, plain[::-1])
