@@ -80,13 +80,14 @@ def test_recipe_saves_loads_and_predicts_identically(planted_vampire, tmp_path):
 def test_very_few_labels(tmp_path):
     texts = ["orbit rocket planet", "garlic onion butter", "rocket comet orbit", "butter flour garlic"]
     one_each = FewLabelClassifier(semi_supervised="off").fit(texts[:2], ["space", "cooking"])
-    assert "single labelled example" in one_each.training_["why"] and not one_each.cv_
+    assert "every class has a single labelled example" in one_each.training_["why"] and not one_each.cv_
     assert one_each.predict(["comet planet orbit"]) == ["space"]
     two_each = FewLabelClassifier(semi_supervised="off").fit(texts, ["space", "cooking"] * 2)
     assert all(v["folds"] == 2 for v in two_each.cv_.values())
     lopsided = FewLabelClassifier(semi_supervised="off").fit(texts + ["orbit planet"], ["space", "cooking"] * 2
                                                              + ["music"])
     assert lopsided.classes_ == ["cooking", "music", "space"]
+    assert lopsided.cv_ and all(v["folds"] == 2 for v in lopsided.cv_.values())  # "music" stays in training
     with pytest.raises(InputError, match="at least two classes"):
         FewLabelClassifier().fit(texts, ["space"] * 4)
 

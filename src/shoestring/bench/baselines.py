@@ -85,7 +85,8 @@ MAX_ITER = 2000
 #: sentence-transformers encode batch size
 MINILM_BATCH_SIZE = 64
 #: setfit: default cap on the contrastive fine-tuning steps (SetFit's own default, one epoch of its
-#: oversampled pairs, is ~2,000 steps at 200 labels: hours on a 2-core CPU)
+#: oversampled pairs, is ~2,000 steps at 200 labels: hours on a 2-core CPU).  At 200 chemprot labels a step
+#: took ~6 s on 2 cores (100 steps: ~10 min), ~14 s when the cores were shared with another job (23 min)
 SETFIT_MAX_STEPS = 100
 #: setfit: pairs per contrastive step (SetFit's default)
 SETFIT_BATCH_SIZE = 16

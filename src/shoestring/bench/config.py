@@ -44,7 +44,7 @@ class FewshotConfig(Config):
     threads: int | None = param(None, "torch CPU threads", min=1)
     setfit_steps: int = param(SETFIT_MAX_STEPS, "setfit: cap on the contrastive fine-tuning steps (batches of "
                                                 "16 pairs), 0 for SetFit's own default (one epoch of its pairs, "
-                                                "~2,000 steps at N=200; ~5-10 s a step on 2 CPU cores)", min=0)
+                                                "~2,000 steps at N=200; ~6-14 s a step on 2 CPU cores)", min=0)
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
                                   "mlm_lr, mlm_vampire_lr and mlm_finetune methods")
 

@@ -12,8 +12,8 @@ PPMI-SVD word vectors learned on the same unlabelled text), ``vampire`` (VAMPIRE
 embeddings, the paper's setting), ``vectors`` (domain word vectors, no VAMPIRE), ``no_pretraining`` (random
 initialization), and the baselines of :mod:`shoestring.bench.baselines` (TF-IDF, GloVe and
 MiniLM features with logistic regression; ``setfit``, MiniLM fine-tuned contrastively for at most
-``setfit_steps`` steps + logistic regression, only when named). With a compact BERT (``--mlm``): ``mlm_lr`` (its mean-pooled
-features + logistic regression), ``mlm_vampire_lr`` (the same next to VAMPIRE's representation) and
+``setfit_steps`` steps + logistic regression, only when named). With a compact BERT (``--mlm``): ``mlm_lr``
+(its mean-pooled features + logistic regression), ``mlm_vampire_lr`` (the same next to VAMPIRE's representation) and
 ``mlm_finetune`` (every weight fine-tuned on the N rows, :class:`~shoestring.tasks.classify.finetune.BertClassifier`
 with its defaults). Results: mean and standard deviation over seeds of accuracy and
 macro-F1, written as JSON records (``--json``) and a Markdown table (``--markdown``).

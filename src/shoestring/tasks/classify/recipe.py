@@ -12,8 +12,8 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    ``C`` comes from ``c_grid``;
 3. **selection**: stratified ``folds``-fold cross-validation on the N labelled rows (never a test set) scores
    every (candidate, C); the best mean accuracy wins, macro-F1 breaking ties. With very few labels the folds
-   shrink to the smallest class's count; with one example in some class no CV is possible and the
-   combination of all views with C = 10 is used, which the training record says;
+   shrink to the smallest class's count; a class with a single example stays in training in every fold; with
+   one example per class no CV is possible and all views with C = 10 are used, which the training record says;
 4. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
    features, kept only where the same cross-validation on the labels says it helps.
@@ -69,15 +69,19 @@ def _stack(blocks: list) -> sp.csr_matrix | np.ndarray:
 
 
 def _folds(y: np.ndarray, k: int, seed: int):
-    """Stratified folds over the labelled rows; classes with fewer than ``k`` examples set ``k`` lower. None
-    when some class has a single example (nothing to hold out for it)."""
+    """Stratified folds over the labelled rows, ``k`` lowered to the smallest class's count. A class with a
+    single example cannot be held out without vanishing from training: its row stays in training in every
+    fold and is never scored. None when no class has two examples (nothing can be held out)."""
     from sklearn.model_selection import StratifiedKFold
 
-    smallest = int(np.bincount(y).min())
-    if smallest < 2:
+    counts = np.bincount(y)
+    multi = counts >= 2
+    if not multi.any():
         return None
-    k = min(k, smallest)
-    return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    k = max(2, min(k, int(counts[multi].min())))
+    rows, fixed = np.flatnonzero(multi[y]), np.flatnonzero(~multi[y])
+    split = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(rows)), y[rows])
+    return [(np.concatenate([rows[tr], fixed]), rows[te]) for tr, te in split]
 
 
 def _scores(y_true, y_pred, n_classes: int) -> tuple[float, float]:
@@ -130,7 +134,7 @@ class FewLabelClassifier(LabelPredictor):
         self.cv_ = {}
         if folds is None:
             chosen, C = list(candidates)[-1], 10.0
-            reason = "a class has a single labelled example: no cross-validation, all views with C = 10"
+            reason = "every class has a single labelled example: no cross-validation, all views with C = 10"
         else:
             for cand, idx in candidates.items():
                 X = _stack([blocks[i] for i in idx])
@@ -195,7 +199,7 @@ class FewLabelClassifier(LabelPredictor):
             out.update(used=c.semi_supervised, why="asked for")
             return out
         if folds is None:
-            out["why"] = "no cross-validation possible (a class with one example): not used"
+            out["why"] = "no cross-validation possible (one example per class): not used"
             return out
         from shoestring.tasks.classify.semisup import cv_gain
 

@@ -8,7 +8,8 @@ labelled rows and their labels, ``X_u`` (``n_u x d``) the unlabeled pool, ``C`` 
 Two classic ways to use the pool:
 
 - :func:`self_train` - **self-training** (Yarowsky 1995, "Unsupervised word sense disambiguation rivaling
-  supervised methods"; Lee 2013, "Pseudo-Label: the simple and efficient semi-supervised learning method"):
+  supervised methods"; Lee 2013, "Pseudo-Label: the simple and efficient semi-supervised learning method for
+  deep neural networks"):
   a classifier labels the pool, its most confident guesses become *pseudo-labels*, and it is trained again on
   labelled + pseudo-labelled rows. It helps when confident predictions are mostly right and move the decision
   boundary into the low-density gaps between classes (the *cluster assumption*); it hurts when early mistakes
@@ -16,7 +17,10 @@ Two classic ways to use the pool:
 - :func:`label_spread` - **label spreading** (Zhou, Bousquet, Lal, Weston & Schoelkopf 2004, "Learning with
   local and global consistency"): labels flow along a k-nearest-neighbour graph of all rows, so a pool row
   takes the label of the labelled rows it is connected to through dense regions. :func:`spread_and_fit`
-  turns its confident guesses into pseudo-labels for an ordinary classifier.
+  turns its confident guesses into pseudo-labels for an ordinary classifier. The graph may also be the
+  *mutual* kNN graph (Ozaki, Shimbo, Komachi & Matsumoto 2011, "Using the mutual k-nearest neighbor graphs
+  for semi-supervised classification of natural language data"), which drops the hub-like edges of the
+  usual one.
 
 Neither is guaranteed to help: :func:`cv_gain` measures, by cross-validation on the labelled rows only,
 whether a method beats the supervised-only model on *this* data, so a recipe can accept it only where it does.
@@ -50,6 +54,8 @@ def _matrix(X, name: str):
 def _check(X_l, y_l, X_u):
     """Validate and normalise the three inputs; ``X_u=None`` means an empty pool."""
     X_l = _matrix(X_l, "X_l")
+    if X_l.shape[0] == 0:
+        raise ValueError("X_l has no rows: at least one labelled example per class is needed")
     y_l = np.asarray(y_l)
     if y_l.ndim != 1 or len(y_l) != X_l.shape[0]:
         raise ValueError(f"y_l must be 1-D with one label per row of X_l ({X_l.shape[0]} rows), "
@@ -84,7 +90,7 @@ def _fit(make_model, X, y, n_labelled: int, pseudo_weight: float):
     """Fit a fresh model; the rows after the first ``n_labelled`` are pseudo-labelled and weigh
     ``pseudo_weight`` (passed as ``sample_weight``, only when it is not 1)."""
     model = make_model()
-    if pseudo_weight == 1.0 or X.shape[0] == n_labelled:
+    if pseudo_weight == 1.0:
         return model.fit(X, y)
     from sklearn.utils.validation import has_fit_parameter
 
@@ -152,6 +158,11 @@ def self_train(make_model, X_l, y_l, X_u, *, threshold: float = 0.9, max_rounds:
     (per round: ``confident`` and ``added`` per class, ``pool_left``), ``stopped`` (why it stopped),
     ``pseudo_index`` (rows of ``X_u`` pseudo-labelled) and ``pseudo_labels``.
 
+    ``threshold`` is on the model's probabilities, so it depends on calibration: a regularized logistic
+    regression on unit-norm rows with many classes and a handful of labels rarely exceeds 0.3 (50k-row
+    benchmark with 20 classes: median top probability 0.17 at ``C=100``) and then 0.9 adds nothing - look at
+    ``model.predict_proba(X_u).max(1)`` of the supervised model before choosing it, or raise ``C``.
+
     Edge cases: an empty pool (or ``X_u=None``), or a pool with no row above ``threshold``, gives the
     supervised-only model with ``rounds == 0``; classes of ``y_l`` that the pool never shows get no
     pseudo-labels while the others still do; an ``X_u`` of another width raises ``ValueError``.
@@ -176,6 +187,8 @@ def self_train(make_model, X_l, y_l, X_u, *, threshold: float = 0.9, max_rounds:
         return _fit(make_model, _stack(X_l, X_u[p_idx]), np.concatenate([y_l, p_lab]), n_l, pseudo_weight)
 
     model = fit()
+    if not hasattr(model, "predict_proba"):
+        raise ValueError(f"self_train needs a model with predict_proba; {type(model).__name__} has none")
     classes = model.classes_
     stopped = "max_rounds"
     for r in range(1, max_rounds + 1):
@@ -215,9 +228,10 @@ def _l2_rows(X):
     return X / norms
 
 
-def _symmetric_knn(k: int):
-    """A kernel for ``LabelSpreading``: the symmetric kNN connectivity graph ``W = max(A, A^T)``, where
-    ``A_ij = 1`` iff ``j`` is one of the ``k`` nearest neighbours of ``i`` (``i`` itself excluded)."""
+def _knn_graph(k: int, graph: str):
+    """A kernel for ``LabelSpreading``: a symmetric kNN connectivity graph. With ``A_ij = 1`` iff ``j`` is one
+    of the ``k`` nearest neighbours of ``i`` (``i`` itself excluded), ``"union"`` is ``W = max(A, A^T)`` (an
+    edge where either row picks the other) and ``"mutual"`` is ``W = min(A, A^T)`` (both must)."""
     from sklearn.neighbors import NearestNeighbors
 
     def kernel(X, Y):
@@ -225,12 +239,12 @@ def _symmetric_knn(k: int):
         # which label_spread does not use).
         nn = NearestNeighbors(n_neighbors=k).fit(X)
         A = nn.kneighbors_graph(None, n_neighbors=k, mode="connectivity")  # None: no self-neighbours
-        return A.maximum(A.T).tocsr()
+        return (A.maximum(A.T) if graph == "union" else A.minimum(A.T)).tocsr()
 
     return kernel
 
 
-def label_spread(X_l, y_l, X_u, *, k: int = 10, alpha: float = 0.2, max_iter: int = 30):
+def label_spread(X_l, y_l, X_u, *, k: int = 10, alpha: float = 0.2, max_iter: int = 30, graph: str = "union"):
     """Label spreading over a symmetric kNN graph (Zhou et al. 2004); returns ``(labels_u, confidence_u)``.
 
     With all ``n = n_l + n_u`` rows as graph nodes, ``Y`` (``n x |C|``) one-hot on labelled rows and zero
@@ -238,28 +252,42 @@ def label_spread(X_l, y_l, X_u, *, k: int = 10, alpha: float = 0.2, max_iter: in
     iterate ``F <- alpha S F + (1 - alpha) Y`` with ``S = D^-1/2 W D^-1/2`` (``D`` the degrees), whose fixed
     point is ``F* = (1 - alpha)(I - alpha S)^-1 Y``: each row's label mass is what reaches it by walks
     through the graph, discounted by ``alpha`` per step. ``alpha`` (0..1) trades fitting the given labels
-    (small) for smoothness over the graph (large); with ``alpha = 0.2`` the iteration contracts by 0.2 per
-    step, so ``max_iter = 30`` converges well. A larger ``alpha`` (0.9, 0.99) may need more iterations
-    (scikit-learn warns ``ConvergenceWarning``).
+    (small) for smoothness over the graph (large). ``alpha = 0.2`` (scikit-learn's default) contracts by 0.2
+    per step, so ``max_iter = 30`` converges, but labels travel only a few hops; Zhou et al. use 0.99. On the
+    planted clusters of the tests, 0.9 labels the pool better (0.964 vs 0.919 accuracy) but spreads each
+    row's mass over several classes, so few rows keep a confidence >= 0.9 (14 rows vs 716): choose the
+    threshold with ``alpha``. A larger ``alpha`` needs more iterations (``max_iter=100`` for 0.9;
+    scikit-learn warns ``ConvergenceWarning`` when it runs out).
 
-    The iteration is scikit-learn's ``LabelSpreading``, but with our own graph passed as a callable kernel:
-    ``LabelSpreading(kernel="knn")`` builds the *directed* graph ``A`` (rows may have many more in-edges than
-    out-edges; ``S`` is then not the symmetric matrix of the paper) and counts each row as its own neighbour,
-    and its Euclidean kNN on raw rows is not cosine kNN. Sparse rows are accepted as they are (the kNN search
-    is brute force, chunked, on sparse dot products).
+    ``graph``: ``"union"`` links two rows when either is among the other's ``k`` nearest; ``"mutual"`` only
+    when both are (Ozaki et al. 2011). The union graph reaches every row, but a labelled row whose class the
+    pool never shows still links to its nearest pool rows and hands them its label (17% of the pool in the
+    tests); the mutual graph does not link such outliers, at the price of weaker spreading and a few
+    isolated rows (confidence 0).
+
+    The iteration is scikit-learn's ``LabelSpreading``, with our graph passed as a callable kernel, because
+    ``LabelSpreading(kernel="knn")`` builds the *directed* graph ``A`` (``S`` is then not the symmetric
+    matrix of the paper, and a hub row that many rows pick gets many in-edges), counts each row as its own
+    neighbour, and runs Euclidean kNN on raw rows, which is not cosine kNN. On the tests' planted clusters
+    (mean of 6 draws) the pool is labelled with accuracy 0.861 this way, 0.833 by ``kernel="knn"`` on the
+    same normalized rows, 0.757 by ``kernel="knn"`` on raw rows - below the supervised model's 0.791. Sparse
+    rows are accepted as they are: the kNN search is brute force over sparse dot products, chunked.
 
     Returns, for each pool row, the label ``argmax_c F_ic`` and its confidence ``max_c F_ic / sum_c F_ic``
     (in ``[0, 1]``; ``1/|C|`` is a tie); a caller adds the confident ones as pseudo-labels (see
     :func:`spread_and_fit`). A pool row in a component of the graph with no labelled row gets no label mass:
     confidence 0 and, arbitrarily, the first class. An empty pool gives two empty arrays.
 
-    Cost and limit: the kNN search is ``O(n^2 d)`` time in ``~1 GB`` chunks (scikit-learn's working memory),
-    the graph ``O(n k)`` memory, the iteration ``O(max_iter n k |C|)``. Measured on 2 CPU cores, n = 50k:
-    about 30 s for a dense 384-wide embedding and a few minutes for a 30k-word TF-IDF, both using well under
-    2 GB; past a few hundred thousand rows the quadratic search dominates - subsample the pool.
+    Cost and limit: the kNN search is ``O(n^2 d)`` time (brute force; scikit-learn chunks the distance
+    matrix to ~1 GB), the graph ``O(n k)`` memory, the iteration ``O(max_iter n k |C|)``. Measured on 2 busy
+    shared CPU cores with n = 50k rows: ~80 s and 0.7 GB peak for dense 384-wide embeddings; ~130 s and
+    2.6 GB for a 30k-column TF-IDF (69 non-zeros a row). Time grows as ``n^2`` (200k rows: ~16x) -
+    subsample the pool, or build the graph with an approximate-neighbour index, past ~100k rows.
     """
     from sklearn.semi_supervised import LabelSpreading
 
+    if graph not in ("union", "mutual"):
+        raise ValueError(f"graph must be 'union' or 'mutual', got {graph!r}")
     X_l, y_l, X_u = _check(X_l, y_l, X_u)
     classes, codes = np.unique(y_l, return_inverse=True)
     n_u = X_u.shape[0]
@@ -268,13 +296,13 @@ def label_spread(X_l, y_l, X_u, *, k: int = 10, alpha: float = 0.2, max_iter: in
     X = _l2_rows(_stack(X_l, X_u))
     k = max(1, min(int(k), X.shape[0] - 1))
     y = np.concatenate([codes, np.full(n_u, -1)])
-    ls = LabelSpreading(kernel=_symmetric_knn(k), alpha=alpha, max_iter=max_iter).fit(X, y)
+    ls = LabelSpreading(kernel=_knn_graph(k, graph), alpha=alpha, max_iter=max_iter).fit(X, y)
     F = ls.label_distributions_[X_l.shape[0]:]  # rows already normalized to sum 1 (or all zero)
     return classes[F.argmax(axis=1)], F.max(axis=1)
 
 
 def spread_and_fit(make_model, X_l, y_l, X_u, *, threshold: float = 0.9, k: int = 10, alpha: float = 0.2,
-                   max_iter: int = 30, balance: bool = False, per_class: int | None = None,
+                   max_iter: int = 30, graph: str = "union", balance: bool = False, per_class: int | None = None,
                    pseudo_weight: float = 1.0, random_state: int = 0):
     """Label spreading, then one classifier on labelled + confidently spread rows; returns ``(model, info)``.
 
@@ -290,7 +318,7 @@ def spread_and_fit(make_model, X_l, y_l, X_u, *, threshold: float = 0.9, k: int 
     labels = y_l[:0]
     confident = {_key(c): 0 for c in classes}
     if X_u.shape[0]:
-        lab_u, conf_u = label_spread(X_l, y_l, X_u, k=k, alpha=alpha, max_iter=max_iter)
+        lab_u, conf_u = label_spread(X_l, y_l, X_u, k=k, alpha=alpha, max_iter=max_iter, graph=graph)
         proba = np.zeros((len(lab_u), len(classes)))  # one-hot at the spread label, scaled by its confidence
         proba[np.arange(len(lab_u)), np.searchsorted(classes, lab_u)] = conf_u
         rows, labels, confident = _pick(proba, classes, threshold=threshold, balance=balance,
@@ -331,10 +359,17 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
     has two examples (one label per class), or ``y_l`` has one class, no CV is possible and the result is
     ``{"possible": False, "reason": ...}``.
 
-    Returns ``{"possible": True, "method", "n_splits", "kept_in_training", "supervised": {accuracy,
-    macro_f1}, "semi": {...}, "gain": {...}, "helps": gain["macro_f1"] > 0, "folds": [{"n_train",
-    "n_test", "supervised", "semi"}, ...]}``. With a dozen labelled rows the fold scores are coarse (one row
-    is several points of accuracy): read ``gain`` together with ``folds`` before trusting a small one.
+    Returns ``{"possible": True, "method", "n_splits", "n_repeats", "kept_in_training", "supervised":
+    {accuracy, macro_f1}, "semi": {...}, "gain": {...}, "helps": gain["macro_f1"] > 0, "folds": [{"n_train",
+    "n_test", "supervised", "semi"}, ...]}``; ``n_repeats > 1`` repeats the CV with other shuffles
+    (``RepeatedStratifiedKFold``) and averages over all ``n_splits * n_repeats`` folds.
+
+    Two limits. The estimate is noisy: with 30 labelled rows (6 test rows a fold) one row moves a fold's
+    accuracy by 0.17, and over 12 draws of the tests' planted task the macro-F1 gain of self-training ranged
+    +0.03..+0.24 with a pool from the clusters and -0.15..+0.10 with a pool of pure noise - read ``folds``
+    before trusting a small gain, and ask for a margin rather than ``> 0``. And it scores the method on rows
+    like the labelled ones: if those are not a random sample of the task (e.g. all picked at cluster edges),
+    the cross-validation cannot see what the pool would fix elsewhere.
     """
     from sklearn.model_selection import RepeatedStratifiedKFold
 
@@ -344,7 +379,8 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
         name, fn = method, _METHODS[method]
         kwargs = {"random_state": random_state}
     else:
-        name, fn, kwargs = getattr(method, "__name__", type(method).__name__), method, {}
+        name = getattr(getattr(method, "func", method), "__name__", type(method).__name__)  # partial -> func
+        fn, kwargs = method, {}
     X_l, y_l, X_u = _check(X_l, y_l, X_u)
     classes, counts = np.unique(y_l, return_counts=True)
     if len(classes) < 2:
