@@ -143,3 +143,13 @@ def test_cached_views_give_the_same_features():
         assert view.transform([]).shape == (0, 2)
     np.testing.assert_array_equal(first, plain)
     np.testing.assert_array_equal(again, plain[::-1])
+
+
+def test_cli_recipe_refuses_the_networks_settings(tmp_path, capsys):
+    from shoestring.cli import main
+
+    write_jsonl(tmp_path / "train.jsonl", planted_docs(30, seed=1))
+    assert main(["train", "classifier", str(tmp_path / "train.jsonl"), "-o", str(tmp_path / "r"), "--recipe", "auto",
+                 "--minutes", "5", "--encoder", "cnn"]) == 2
+    err = capsys.readouterr().err
+    assert "--minutes, --encoder set the Seq2Vec network" in err and not (tmp_path / "r").exists()

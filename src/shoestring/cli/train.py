@@ -66,8 +66,18 @@ def cmd_train_classifier(a):
 
 
 def _train_recipe(a):
-    from shoestring.tasks.classify.config import RecipeConfig
+    import dataclasses
+
+    from shoestring.errors import ConfigError
+    from shoestring.tasks.classify.config import ClassifierConfig, RecipeConfig
     from shoestring.tasks.classify.recipe import FewLabelClassifier
+
+    # the network's settings mean nothing to the recipe: say so instead of ignoring them
+    typed = [f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(ClassifierConfig)
+             if f.name != "seed" and getattr(a, f.name, None) is not None]
+    if typed:
+        raise ConfigError(f"{', '.join(typed)} set the Seq2Vec network, which --recipe auto does not train "
+                          "(it has no time budget yet either)", hint="drop them, or drop --recipe auto")
 
     config = load_config(RecipeConfig, a)
     texts, labels = read_labelled(a.train, a, "training")
