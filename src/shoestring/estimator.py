@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from shoestring.artifacts import atomic_folder, model_card, read_manifest, write_json
 from shoestring.errors import ArtifactError
+from shoestring.training.distributed import is_rank0
 
 CONFIG_FILE = "shoestring_config.json"
 LEGACY_CONFIG_FILE = "config.json"  # what VAMPIRE, classifier and word-vector folders used before 0.2
@@ -53,11 +53,6 @@ class Classifier(Protocol):
     classes_: list
 
     def predict_proba(self, texts) -> Any: ...
-
-
-def _is_rank0() -> bool:
-    # torchrun / --processes set RANK; reading the environment avoids importing torch for this
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 class Estimator:
@@ -132,7 +127,7 @@ class Estimator:
         """Write the model's self-describing folder (atomically: an interrupted save leaves no half folder and
         never harms an earlier one; an existing folder is replaced only with ``overwrite``)."""
         self._check_fitted()
-        if not _is_rank0():  # under torchrun every process holds the model; one writes it
+        if not is_rank0():  # under torchrun every process holds the model; one writes it
             return Path(path)
         with atomic_folder(path, self.kind, overwrite=overwrite) as tmp:
             self._save_files(tmp, **kw)
@@ -150,9 +145,8 @@ class Estimator:
         """Load a folder written by :meth:`save_pretrained` (checked against its manifest first)."""
         path = Path(path)
         manifest = read_manifest(path, cls.reads_kinds or cls.kind)
-        meta = read_config_file(path)
-        source = str(path / (CONFIG_FILE if (path / CONFIG_FILE).exists() else LEGACY_CONFIG_FILE))
-        self = cls(cls.config_class.from_dict(meta["config"], source=source))
+        meta, source = read_config_file(path)
+        self = cls(cls.config_class.from_dict(meta["config"], source=str(source)))
         self._load_files(path, meta, manifest)
         log = path / "training_log.json"
         if log.exists():
@@ -179,9 +173,9 @@ class Estimator:
         return {"title": type(self).__name__, "summary": ""}
 
 
-def read_config_file(path: Path) -> dict:
-    """A saved folder's shoestring config: ``shoestring_config.json``, or ``config.json`` in folders written
-    before that name was shared by every kind."""
+def read_config_file(path: Path) -> tuple[dict, Path]:
+    """A saved folder's shoestring config and the file it came from: ``shoestring_config.json``, or
+    ``config.json`` in folders written before that name was shared by every kind."""
     for name in (CONFIG_FILE, LEGACY_CONFIG_FILE):
         f = Path(path) / name
         if f.exists():
@@ -190,5 +184,5 @@ def read_config_file(path: Path) -> dict:
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise ArtifactError(f"{name} is corrupt: {e}", path=path) from None
             if "config" in meta:
-                return meta
+                return meta, f
     raise ArtifactError(f"has no {CONFIG_FILE}", path=path, hint="the folder is incomplete; re-create it")

@@ -54,6 +54,9 @@ from collections import Counter
 from typing import TYPE_CHECKING, Sequence
 
 from shoestring.errors import ConfigError
+from shoestring.tasks.classify.linear import MAX_ITER  # noqa: F401  (LogisticRegression max_iter, for tests)
+from shoestring.tasks.classify.linear import logistic_regression as _logreg
+from shoestring.tasks.classify.linear import one_blas_thread as _one_thread
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -80,8 +83,6 @@ CV_FOLDS = 3
 DEFAULT_C = {"tfidf_lr": 10.0, "glove_lr": 1.0, "minilm_lr": 10.0, "features_lr": 1.0}
 #: tfidf_lr uses min_df=2 once the unlabeled corpus has at least this many texts
 MIN_DF_UNLABELED = 500
-#: LogisticRegression max_iter
-MAX_ITER = 2000
 #: sentence-transformers encode batch size
 MINILM_BATCH_SIZE = 64
 #: setfit: default cap on the contrastive fine-tuning steps (SetFit's own default, one epoch of its
@@ -383,12 +384,6 @@ def _minilm_features(texts: Sequence[str], progress: bool = False):
 # logistic regression with a cheap, robust choice of C
 
 
-def _logreg(C: float, seed: int, warm_start: bool = False):
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(C=C, max_iter=MAX_ITER, random_state=seed, warm_start=warm_start)
-
-
 def _choose_C(X, y, n_classes: int, seed: int, default_C: float) -> float:
     """C from C_GRID by stratified CV on the labeled rows, or ``default_C`` when a class is too small.
 
@@ -437,21 +432,6 @@ def _fit_predict(name: str, X_train, y, X_test, n_classes: int, seed: int, scale
         clf = _logreg(C, seed).fit(X_train, y)
         proba[:, clf.classes_] = clf.predict_proba(X_test)
     return proba
-
-
-def _one_thread():
-    """Limit BLAS/OpenMP to one thread for the (small) logistic-regression fits.
-
-    With a few hundred labeled rows, multi-threaded BLAS only adds overhead; on a loaded 2-core machine it
-    made the fits 5-25x slower.  ``threadpoolctl`` ships with scikit-learn; without it this is a no-op.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1)
 
 
 # --------------------------------------------------------------------------------------------------------

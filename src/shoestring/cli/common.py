@@ -77,6 +77,7 @@ def output_and_checkpoint(a) -> tuple[Path, Path]:
     """The model folder (refused if it exists, unless --overwrite or --resume) and its checkpoint folder
     beside it (a stale one from an interrupted run is cleared unless --resume)."""
     from shoestring.artifacts import check_writable
+    from shoestring.training.distributed import is_rank0
     from shoestring.training.loop import Trainer
 
     out = Path(a.output)
@@ -87,9 +88,3 @@ def output_and_checkpoint(a) -> tuple[Path, Path]:
         log.warning("%s exists from an interrupted run: it is replaced (use --resume to continue it)", ckpt)
         Trainer.clear_checkpoint(ckpt)
     return out, ckpt
-
-
-def is_rank0() -> bool:
-    import os
-
-    return int(os.environ.get("RANK", "0")) == 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from shoestring.cli.common import (add_config, add_output, add_processes, add_read, add_resume, is_rank0,
-                                   load_config, output_and_checkpoint, read_texts)
+from shoestring.cli.common import (add_config, add_output, add_processes, add_read, add_resume, load_config,
+                                   output_and_checkpoint, read_texts)
+from shoestring.training.distributed import is_rank0
 
 
 def register(sub) -> None:

@@ -11,6 +11,12 @@ from __future__ import annotations
 import os
 
 
+def is_rank0() -> bool:
+    """Whether this process is rank 0 (or alone), from the environment torchrun / ``--processes`` set: no torch
+    import, so callers that only write files stay light."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def world() -> tuple[int, int]:
     """(rank, world size); (0, 1) outside torchrun."""
     import torch.distributed as dist

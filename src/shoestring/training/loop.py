@@ -41,7 +41,7 @@ from shoestring.training.callbacks import Callback, ProgressBar
 from shoestring.training.checkpoint import (is_complete, load_checkpoint, recover_checkpoint, remove_checkpoint,
                                             save_checkpoint)
 from shoestring.training.config import TrainConfig
-from shoestring.training.optim import adam  # noqa: F401  (re-exported: it lived here before)
+from shoestring.training.optim import adam
 
 log = logging.getLogger("shoestring")
 
@@ -77,7 +77,7 @@ class TrainState:
 
 _RESUMED = ("epoch", "step", "batch", "tokens", "elapsed", "best", "best_epoch", "bad_epochs", "history")
 
-# generic: a learner's ``nan_advice`` (or Trainer's keyword) names its own remedies
+# generic: a learner's ``nan_advice`` names its own remedies
 _NAN_ADVICE = ("lower the learning rate (--lr), use a larger batch (--batch-size), or clip gradients "
                "(--grad-clip 1.0)")
 
@@ -129,15 +129,12 @@ def check_resumable(saved: dict | None, config: dict, signature: dict | None, pa
 
 class Trainer:
     """Run a learner. ``Trainer(config).fit(learner, checkpoint_dir=..., resume=..., signature=...)`` ->
-    :class:`TrainState`.
-
-    ``nan_advice``: the hint when the loss becomes NaN/inf (default: the learner's ``nan_advice``, else generic
+    :class:`TrainState`. The hint when the loss becomes NaN/inf is the learner's ``nan_advice`` (else generic
     advice)."""
 
-    def __init__(self, config: TrainConfig, callbacks: list[Callback] | None = None, nan_advice: str | None = None):
+    def __init__(self, config: TrainConfig, callbacks: list[Callback] | None = None):
         self.config = config
         self.callbacks = list(callbacks or [])
-        self.nan_advice = nan_advice
 
     def fit(self, learner, *, checkpoint_dir: str | Path | None = None, resume: bool = False,
             signature: dict | None = None) -> TrainState:
@@ -160,7 +157,7 @@ class Trainer:
         import torch
 
         cfg = self.config
-        nan_advice = self.nan_advice or getattr(learner, "nan_advice", None) or _NAN_ADVICE
+        nan_advice = getattr(learner, "nan_advice", None) or _NAN_ADVICE
         device = dist_utils.resolve_device(cfg.device)
         rank, world = dist_utils.setup(device)
         if cfg.batch_size % world:

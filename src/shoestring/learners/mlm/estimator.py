@@ -110,8 +110,6 @@ class MaskedLM(Estimator):
                         "of %d", learner.n_examples, c.seq_len, c.batch_size, small)
             c = c.replace(batch_size=small)
             learner.config = c
-        if not getattr(learner, "nan_advice", None):
-            learner.nan_advice = _NAN_ADVICE
         # what --resume must find unchanged: the data and the shapes
         signature = {"inputs": [i.get("sha256") for i in corpus.manifest.get("inputs", [])],
                      "vocab_size": corpus.vocab_size, **{k: v for k, v in corpus.counts.items()
@@ -244,7 +242,3 @@ class MaskedLM(Estimator):
         if self.tokenizer_.get_vocab_size() > hf["vocab"]:
             raise ArtifactError(f"the tokenizer has {self.tokenizer_.get_vocab_size()} tokens but the model only "
                                 f"{hf['vocab']} embeddings: they do not belong together", path=path)
-
-
-_NAN_ADVICE = ("lower the learning rate (--lr 5e-4), lengthen the warm-up (--warmup 0.1), or clip gradients "
-               "harder (--grad-clip 0.5)")

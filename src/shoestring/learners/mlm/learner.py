@@ -27,6 +27,9 @@ from shoestring.learners.mlm.packing import PackedSequences
 
 
 class MLMLearner:
+    nan_advice = ("lower the learning rate (--lr 5e-4), lengthen the warm-up (--warmup 0.1), or clip gradients "
+                  "harder (--grad-clip 0.5)")
+
     def __init__(self, model: CompactBert, corpus, config: MLMConfig):
         self.objective = get_objective(config.objective, config)
         self.config = config

@@ -262,18 +262,9 @@ class TextClassifier(LabelPredictor):
     def transform(self, texts) -> np.ndarray:
         """The VAMPIRE representation of ``texts`` through this classifier's learned scalar mix (and its
         fine-tuned VAMPIRE encoder when it was trained with ``freeze_vampire=False``): n x :attr:`dim`."""
-        import torch
-
-        from shoestring.learners.vampire.learner import bags
-
         dim = self.dim
-        X = self.vampire_.vectorize(list(texts))
-        emb = self.model_.vampire.eval()
-        out = np.zeros((X.shape[0], dim), np.float32)
-        with torch.inference_mode():
-            for s in range(0, X.shape[0], 4096):
-                out[s:s + 4096] = emb(*bags(X[s:s + 4096], "cpu")[:3]).numpy()
-        return out
+        # VAMPIRE's own batched path (counts in chunks), through this classifier's mix instead of the initial one
+        return self.vampire_._batched(list(texts), self.model_.vampire.eval(), dim, 4096)
 
     # ------------------------------------------------------------------ saving
     def _save_files(self, tmp: Path, metrics=None) -> None:

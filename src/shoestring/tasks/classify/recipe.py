@@ -40,25 +40,9 @@ from shoestring.artifacts import write_json
 from shoestring.errors import ArtifactError, ConfigError, InputError
 from shoestring.tasks.classify.config import RecipeConfig
 from shoestring.tasks.classify.estimator import LabelPredictor, _normalized
+from shoestring.tasks.classify.linear import logistic_regression as _head
+from shoestring.tasks.classify.linear import one_blas_thread as _one_thread
 from shoestring.tasks.classify.views import EmbeddingView, TfidfView
-
-def _head(C: float, seed: int):
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(C=C, max_iter=2000, random_state=seed)
-
-
-def _one_thread():
-    """Small logistic-regression fits are faster on one BLAS thread than on a busy machine's two."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(1)
-    except ImportError:  # pragma: no cover
-        import contextlib
-
-        return contextlib.nullcontext()
-
 
 def _stack(blocks: list) -> sp.csr_matrix | np.ndarray:
     if len(blocks) == 1:
@@ -98,6 +82,7 @@ class FewLabelClassifier(LabelPredictor):
 
     kind = "few-label"
     config_class = RecipeConfig
+    fitted_attribute = "head_"
     extra_params = ("vampire", "word_vectors", "encoder")
 
     # ------------------------------------------------------------------ training
@@ -156,7 +141,6 @@ class FewLabelClassifier(LabelPredictor):
                 semi.pop("X_pool", None)
                 model = _head(C, c.seed).fit(X, y)
         self.head_ = _LinearHead.from_sklearn(model, len(self.classes_))
-        self.model_ = self.head_
         self.C_ = C
         self.history_ = []
         self.training_ = {"chosen": chosen, "C": C, "why": reason, "semi_supervised": semi,
@@ -292,7 +276,6 @@ class FewLabelClassifier(LabelPredictor):
         self.head_ = _LinearHead(head["coef"], head["intercept"], len(self.classes_))
         if self.head_.coef.shape[1] != sum(v.dim for v in self.views_):
             raise ArtifactError("head.safetensors does not fit the saved views", path=path)
-        self.model_ = self.head_
         self.cv_ = read_json(path / "cv.json")
 
 
