@@ -92,6 +92,36 @@ def test_very_few_labels(tmp_path):
         FewLabelClassifier().fit(texts, ["space"] * 4)
 
 
+def test_recipe_with_every_embedding_kind_round_trips(planted_vampire, tmp_path):
+    """All four views saved with the recipe (VAMPIRE, word vectors, a compact BERT as the encoder) and reloaded."""
+    import json
+
+    from shoestring.data.config import TokensConfig
+    from shoestring.data.tokens import prepare_tokens
+    from shoestring.learners.mlm.estimator import MaskedLM
+    from shoestring.learners.vectors.ppmi import WordVectors
+
+    docs = planted_docs(60, seed=2)
+    texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
+    with open(tmp_path / "c.jsonl", "w") as f:
+        for d in planted_docs(120):
+            f.write(json.dumps(d) + "\n")
+    corpus = prepare_tokens(tmp_path / "c.jsonl", tmp_path / "tok", TokensConfig(vocab_size=120, min_frequency=1),
+                            progress=False)
+    lm = MaskedLM(preset=None, layers=1, hidden=32, heads=2, ffn=48, seq_len=32, batch_size=8, max_epochs=1,
+                  progress=False, threads=1).fit(corpus)
+    wv = WordVectors(dim=8, min_count=1).fit(texts)
+    clf = FewLabelClassifier(vampire=planted_vampire, word_vectors=wv, encoder=lm, semi_supervised="off",
+                             c_grid=[1.0]).fit(texts, labels)
+    clf.views_ = [v for v in clf._views(texts)]  # keep every view, whatever CV chose, so each kind is saved
+    clf.head_ = type(clf.head_)(np.zeros((5, clf.dim)), np.zeros(5), 5)
+    clf.save_pretrained(tmp_path / "r")
+    loaded = shoestring.load(tmp_path / "r")
+    assert [v.name for v in loaded.views_] == ["tfidf", "vampire", "word_vectors", "encoder"]
+    probe = [d["text"] for d in planted_docs(10, seed=9)]
+    np.testing.assert_array_equal(loaded.transform(probe), clf.transform(probe))
+
+
 def test_cli_recipe_end_to_end(tmp_path, capsys):
     from shoestring.cli import main
 
