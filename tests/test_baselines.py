@@ -91,7 +91,7 @@ def test_tfidf_features_match_sklearn():
     assert len(unlabeled) >= B.MIN_DF_UNLABELED
     for unl, min_df in ((None, 1), (UNLABELED, 1), (unlabeled, 2)):
         ours_tr, ours_te = B._tfidf_features(TRAIN[0], TEST[0], unl)
-        ref = TfidfVectorizer(sublinear_tf=True, min_df=min_df).fit(list(unl or []) + TRAIN[0])
+        ref = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df).fit(list(unl or []) + TRAIN[0])
         np.testing.assert_allclose(ours_tr.toarray(), ref.transform(TRAIN[0]).toarray(), atol=1e-12)
         np.testing.assert_allclose(ours_te.toarray(), ref.transform(TEST[0]).toarray(), atol=1e-12)
 
@@ -100,9 +100,12 @@ def test_tfidf_min_df_drops_rare_words():
     # a word seen in a single document of a large corpus is dropped from the vocabulary
     unlabeled = UNLABELED * 30
     train = TRAIN[0][:-1] + ["zyzzyva " + TRAIN[0][-1]]
-    X_small, _ = B._tfidf_features(train, TEST[0][:1], UNLABELED)
-    X_large, _ = B._tfidf_features(train, TEST[0][:1], unlabeled)
-    assert X_small.shape[1] == X_large.shape[1] + 1
+    def width(texts, unl):
+        return B._tfidf_features(texts, TEST[0][:1], unl)[0].shape[1]
+
+    # a small corpus keeps the new word and its bigram (min_df 1); a large one drops both (min_df 2)
+    assert width(train, UNLABELED) == width(TRAIN[0], UNLABELED) + 2
+    assert width(train, unlabeled) == width(TRAIN[0], unlabeled)
 
 
 def test_seeded_and_deterministic():
@@ -113,10 +116,10 @@ def test_seeded_and_deterministic():
 
 
 def test_small_classes_fall_back_to_fixed_C(monkeypatch):
-    # one class has 2 examples (< CV_FOLDS): no cross-validation, no crash
+    # one class has a single example: no cross-validation, no crash (two examples: 2-fold CV)
     texts, labels = _docs(6, seed=4)
     keep = [i for i, lab in enumerate(labels) if lab != "science"] + \
-           [i for i, lab in enumerate(labels) if lab == "science"][:2]
+           [i for i, lab in enumerate(labels) if lab == "science"][:1]
     texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
     seen = []
     real = B._choose_C

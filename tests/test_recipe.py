@@ -180,6 +180,11 @@ def test_cli_recipe_refuses_the_networks_settings(tmp_path, capsys):
 
     write_jsonl(tmp_path / "train.jsonl", planted_docs(30, seed=1))
     assert main(["train", "classifier", str(tmp_path / "train.jsonl"), "-o", str(tmp_path / "r"), "--recipe", "auto",
-                 "--minutes", "5", "--encoder", "cnn"]) == 2
+                 "--minutes", "5", "--encoder", "cnn", "--dropout", "0.2"]) == 2
     err = capsys.readouterr().err
-    assert "--minutes, --encoder set the Seq2Vec network" in err and not (tmp_path / "r").exists()
+    assert "--encoder, --dropout set the Seq2Vec network" in err and not (tmp_path / "r").exists()
+    # --minutes and --seed are the recipe's own: its budget, recorded in what it trained
+    assert main(["train", "classifier", str(tmp_path / "train.jsonl"), "-o", str(tmp_path / "r"), "--recipe", "auto",
+                 "--minutes", "0.5", "--seed", "3"]) == 0
+    meta = shoestring.load(tmp_path / "r")
+    assert meta.config.minutes == 0.5 and meta.config.seed == 3 and meta.training_["budget_seconds"] == 30.0

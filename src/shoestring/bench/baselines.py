@@ -3,10 +3,10 @@
 Each baseline turns texts into fixed features and fits a multinomial logistic regression on the labeled rows:
 
 ``tfidf_lr``
-    TF-IDF of lowercased word unigrams (scikit-learn's default tokenization, ``sublinear_tf=True``) whose
+    TF-IDF of lowercased word 1-2 grams (scikit-learn's default tokenization, ``sublinear_tf=True``) whose
     vocabulary and IDF are fit on the unlabeled texts plus the train texts (``min_df=2`` once there are at
     least :data:`MIN_DF_UNLABELED` unlabeled texts, else ``min_df=1``).  The result is exactly what
-    ``TfidfVectorizer(sublinear_tf=True, min_df=...).fit(unlabeled + train)`` gives, but the unlabeled
+    ``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=...).fit(unlabeled + train)`` gives, but the unlabeled
     corpus's document frequencies are counted once per process and reused across calls.
 ``glove_lr``
     Mean of the GloVe 6B 50-d vectors of the lowercased ``\\w+`` tokens (out-of-vocabulary tokens skipped;
@@ -30,11 +30,11 @@ Each baseline turns texts into fixed features and fits a multinomial logistic re
     seed, data and thread count give the same result) and the process's global random states are restored
     afterwards.  Unlabeled texts are not used.  No ``C`` search: SetFit's default head is used as is.
 
-Choice of the inverse regularization strength ``C`` (no test data is ever looked at): when every class has
-at least :data:`CV_FOLDS` labeled examples, ``C`` is picked from :data:`C_GRID` by stratified
-:data:`CV_FOLDS`-fold cross-validation on the labeled rows (mean accuracy, ties broken by mean held-out
-log-loss); otherwise a fixed per-baseline default is used (:data:`DEFAULT_C`).  The final model is refit
-on all labeled rows.
+Choice of the inverse regularization strength ``C`` (no test data is ever looked at), as a careful
+practitioner tunes it: ``C`` is picked from :data:`C_GRID` by stratified :data:`CV_FOLDS`-fold
+cross-validation on the labeled rows (mean accuracy, ties broken by mean held-out log-loss), with fewer folds
+when the smallest class has fewer examples; when a class has a single example a fixed per-baseline default is
+used (:data:`DEFAULT_C`).  The final model is refit on all labeled rows.
 
 The probability matrix returned by :func:`run_baseline` has one column per class, in the order
 ``sorted(set(train_labels))``.
@@ -77,9 +77,11 @@ BASELINES = ("tfidf_lr", "glove_lr", "minilm_lr", "setfit")
 
 #: candidate values of C for the internal cross-validation
 C_GRID = (0.1, 1.0, 10.0, 100.0)
-#: folds of the internal cross-validation; it runs only when every class has at least this many examples
-CV_FOLDS = 3
-#: C used when cross-validation cannot run (a class with fewer than CV_FOLDS labeled examples)
+#: folds of the internal cross-validation (fewer when the smallest class has fewer examples, at least 2)
+CV_FOLDS = 5
+#: TF-IDF word n-grams of tfidf_lr
+NGRAM_RANGE = (1, 2)
+#: C used when cross-validation cannot run (a class with a single labeled example)
 DEFAULT_C = {"tfidf_lr": 10.0, "glove_lr": 1.0, "minilm_lr": 10.0, "features_lr": 1.0}
 #: tfidf_lr uses min_df=2 once the unlabeled corpus has at least this many texts
 MIN_DF_UNLABELED = 500
@@ -217,7 +219,7 @@ def _hash_texts(texts: Sequence[str]) -> str:
 def _tfidf_analyzer():
     from sklearn.feature_extraction.text import CountVectorizer
 
-    return CountVectorizer(lowercase=True).build_analyzer()
+    return CountVectorizer(lowercase=True, ngram_range=NGRAM_RANGE).build_analyzer()
 
 
 def _doc_freq(texts: Sequence[str], analyze) -> Counter:
@@ -268,7 +270,7 @@ def _tfidf_features(train_texts, test_texts, unlabeled_texts):
     vocab = {t: i for i, t in enumerate(terms)}
     dfs = np.fromiter((df[t] for t in terms), dtype=np.float64, count=len(terms))
     idf = np.log((1.0 + n_docs) / (1.0 + dfs)) + 1.0
-    counter = CountVectorizer(lowercase=True, vocabulary=vocab)
+    counter = CountVectorizer(lowercase=True, ngram_range=NGRAM_RANGE, vocabulary=vocab)
 
     def transform(texts):
         x = counter.transform(texts).astype(np.float64)
@@ -385,7 +387,8 @@ def _minilm_features(texts: Sequence[str], progress: bool = False):
 
 
 def _choose_C(X, y, n_classes: int, seed: int, default_C: float) -> float:
-    """C from C_GRID by stratified CV on the labeled rows, or ``default_C`` when a class is too small.
+    """C from C_GRID by stratified CV on the labeled rows (:data:`CV_FOLDS` folds, fewer when the smallest
+    class has fewer examples), or ``default_C`` when a class has a single example.
 
     Score: mean held-out accuracy, ties broken by mean held-out log-loss.  Within a fold the grid is walked
     in increasing order with warm starts, which only speeds up the optimizer.
@@ -393,12 +396,13 @@ def _choose_C(X, y, n_classes: int, seed: int, default_C: float) -> float:
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
-    if np.bincount(y, minlength=n_classes).min() < CV_FOLDS:
+    k = min(CV_FOLDS, int(np.bincount(y, minlength=n_classes).min()))
+    if k < 2:
         return default_C
     grid = sorted(C_GRID)
-    accs = np.zeros((CV_FOLDS, len(grid)))
-    nlls = np.zeros((CV_FOLDS, len(grid)))
-    folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+    accs = np.zeros((k, len(grid)))
+    nlls = np.zeros((k, len(grid)))
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
     for f, (tr, va) in enumerate(folds):
         clf = _logreg(grid[0], seed, warm_start=True)
         for g, C in enumerate(grid):

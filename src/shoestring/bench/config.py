@@ -11,7 +11,8 @@ from shoestring.errors import ConfigError
 METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "glove_lr",
            "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "auto", "auto_own")
 # the few-label recipe (tasks/classify/recipe.py) over every view: with the public MiniLM checkpoint (auto), and
-# from the user's text only (auto_own: TF-IDF, VAMPIRE and domain word vectors, no weights from elsewhere)
+# from the user's text only (auto_own: TF-IDF, VAMPIRE, domain word vectors and the --mlm compact BERT when given,
+# no weights from elsewhere)
 RECIPES = {"auto": ("tfidf", "vampire", "vectors", "minilm"), "auto_own": ("tfidf", "vampire", "vectors")}
 # a compact BERT (--mlm): its mean-pooled features, alone or next to VAMPIRE's, + logistic regression
 MLM_FEATURE_METHODS = ("mlm_lr", "mlm_vampire_lr")
@@ -46,7 +47,7 @@ class FewshotConfig(Config):
                                                 "16 pairs), 0 for SetFit's own default (one epoch of its pairs, "
                                                 "~2,000 steps at N=200; ~6-14 s a step on 2 CPU cores)", min=0)
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
-                                  "mlm_lr, mlm_vampire_lr and mlm_finetune methods")
+                                  "mlm_lr, mlm_vampire_lr and mlm_finetune methods, and auto_own's encoder view")
 
     def _check(self) -> None:
         if not self.data:

@@ -152,7 +152,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
 
     records = []
     lm = None
-    if any(m in MLM_METHODS for m in methods):
+    if any(m in MLM_METHODS for m in methods) or ("auto_own" in methods and config.mlm):
         from shoestring.learners.mlm.estimator import MaskedLM
 
         lm = MaskedLM.from_pretrained(config.mlm)  # a shoestring folder or any BERT checkpoint
@@ -186,13 +186,17 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                     if "minilm" in parts:
                         from shoestring.bench.baselines import _minilm_path
 
+                    # auto_own's encoder: the compact BERT given with --mlm (pre-trained by shoestring), if any
+                    encoder = _minilm_path() if "minilm" in parts else lm
                     clf = FewLabelClassifier(vampire=vae if "vampire" in parts else None,
                                              word_vectors=wv if "vectors" in parts else None,
-                                             encoder=_minilm_path() if "minilm" in parts else None, seed=seed)
+                                             encoder=encoder, seed=seed)
                     clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
                     pred = clf.predict(te_texts)
-                    extra = {"chosen": clf.training_["chosen"], "C": clf.training_["C"],
-                             "semi_supervised": clf.training_["semi_supervised"].get("used")}
+                    t = clf.training_
+                    extra = {"chosen": t["chosen"], "C": t["C"], "semi_supervised": t["semi_supervised"].get("used"),
+                             "contrastive": t["contrastive"]["used"],
+                             "contrastive_gain_cv": t["contrastive"].get("gain_accuracy"), "fit_seconds": t["seconds"]}
                 elif m in MLM_FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
 

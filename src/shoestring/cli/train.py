@@ -29,7 +29,7 @@ def register(sub) -> None:
     ClassifierConfig.add_arguments(s)
     from shoestring.tasks.classify.config import RecipeConfig
 
-    RecipeConfig.add_arguments(s, exclude=("seed",))  # --seed is shared
+    RecipeConfig.add_arguments(s, exclude=("seed", "minutes"))  # --seed and --minutes are shared
     s.set_defaults(func=cmd_train_classifier)
 
     s = tr.add_parser("finetune", help="fine-tune a compact BERT (from `pretrain mlm`, or a BERT checkpoint) for "
@@ -72,12 +72,14 @@ def _train_recipe(a):
     from shoestring.tasks.classify.config import ClassifierConfig, RecipeConfig
     from shoestring.tasks.classify.recipe import FewLabelClassifier
 
-    # the network's settings mean nothing to the recipe: say so instead of ignoring them
+    # the network's settings mean nothing to the recipe: say so instead of ignoring them (--seed and --minutes
+    # are the recipe's too)
+    shared = {f.name for f in dataclasses.fields(RecipeConfig)}
     typed = [f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(ClassifierConfig)
-             if f.name != "seed" and getattr(a, f.name, None) is not None]
+             if f.name not in shared and getattr(a, f.name, None) is not None]
     if typed:
-        raise ConfigError(f"{', '.join(typed)} set the Seq2Vec network, which --recipe auto does not train "
-                          "(it has no time budget yet either)", hint="drop them, or drop --recipe auto")
+        raise ConfigError(f"{', '.join(typed)} set the Seq2Vec network, which --recipe auto does not train",
+                          hint="drop them, or drop --recipe auto")
 
     config = load_config(RecipeConfig, a)
     texts, labels = read_labelled(a.train, a, "training")
@@ -85,7 +87,8 @@ def _train_recipe(a):
     clf = FewLabelClassifier(config, vampire=a.vampire, word_vectors=a.word_vectors, encoder=a.checkpoint)
     clf.fit(texts, labels, unlabeled=unlabeled)
     t = clf.training_
-    print(f"chose {t['chosen']} with C = {t['C']:g}: {t['why']}; unlabeled pool: "
+    print(f"chose {t['chosen']} with C = {t['C']:g}: {t['why']}; contrastive fine-tuning: "
+          f"{'used' if t['contrastive']['used'] else 'not used'} ({t['contrastive'].get('why', '')}); unlabeled pool: "
           f"{t['semi_supervised']['used'] or 'not used'} ({t['semi_supervised'].get('why', '')})")
     metrics = None
     if a.dev:

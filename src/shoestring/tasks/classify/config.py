@@ -53,6 +53,7 @@ class FineTuneConfig(TrainConfig):
 
 
 SEMI = ("auto", "off", "self_train", "label_spread")
+CONTRASTIVE = ("auto", "off", "on")
 
 
 @dataclasses.dataclass
@@ -69,6 +70,17 @@ class RecipeConfig(Config):
     threshold: float = param(0.9, "a pseudo-label needs at least this probability (self-training) or confidence "
                                   "(label spreading)", min=0.0, max=1.0)
     max_pool: int = param(20000, "use at most this many unlabeled texts for pseudo-labels (a seeded sample)", min=1)
+    contrastive: str = param("auto", "fine-tune the --checkpoint encoder on the labels with a contrastive loss "
+                                     "(SetFit-style) before fitting the linear model: auto (kept where nested "
+                                     "cross-validation on the labels says it helps), on (always), off",
+                             choices=CONTRASTIVE)
+    contrastive_folds: int = param(2, "folds of the nested cross-validation that judges contrastive fine-tuning "
+                                      "(one fine-tuning per fold, then one on all labels)", min=2)
+    contrastive_epochs: int = param(10, "contrastive fine-tuning: passes over the labelled texts (fewer when the "
+                                        "budget runs out)", min=1)
+    contrastive_lr: float = param(5e-5, "contrastive fine-tuning: peak AdamW learning rate", above=0.0)
+    minutes: float | None = param(10.0, "wall-clock budget of the whole fit: contrastive fine-tuning and the "
+                                        "unlabeled pool are cut to fit it (None in Python: no limit)", above=0.0)
     tfidf: bool = param(True, "include the TF-IDF view")
     min_df: int = param(2, "TF-IDF: drop n-grams seen in fewer texts", min=1)
     seed: int = param(0, "fixes the folds, the pool sample and the solver")

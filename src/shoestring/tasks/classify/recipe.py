@@ -14,9 +14,17 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    every (candidate, C); the best mean accuracy wins, macro-F1 breaking ties. With very few labels the folds
    shrink to the smallest class's count; a class with a single example stays in training in every fold; with
    one example per class no CV is possible and all views with C = 10 are used, which the training record says;
-4. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`): self-training
+4. **contrastive fine-tuning** (``contrastive``, :mod:`~shoestring.learners.contrastive.labels`): the
+   ``encoder`` view's BERT is fine-tuned on the labels SetFit-style (same class together, others apart), judged
+   by nested cross-validation - each fold fine-tunes on its own training rows, so its held-out rows stay
+   unseen - against the frozen candidates on the same folds, and kept only where it wins;
+5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
    features, kept only where the same cross-validation on the labels says it helps.
+
+``minutes`` bounds the whole fit: the fine-tunings share three quarters of what is left after the frozen
+candidates (each stops cleanly at its share), and the pool is cut to what can be embedded in a third of what
+is left after that; whatever is left out is said in ``training_``.
 
 Example::
 
@@ -68,6 +76,25 @@ def _folds(y: np.ndarray, k: int, seed: int):
     return [(np.concatenate([rows[tr], fixed]), rows[te]) for tr, te in split]
 
 
+def _best(scores: dict) -> str:
+    """The key of the best cross-validated candidate: highest mean accuracy, macro-F1 breaking ties."""
+    return max(scores, key=lambda k: (round(scores[k]["accuracy"], 9), scores[k]["macro_f1"]))
+
+
+class _Clock:
+    """The fit's wall-clock budget (``minutes``; None: unlimited)."""
+
+    def __init__(self, minutes: float | None):
+        self.t0 = time.perf_counter()
+        self.budget = None if minutes is None else float(minutes) * 60.0
+
+    def spent(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def left(self) -> float:
+        return float("inf") if self.budget is None else self.budget - self.spent()
+
+
 def _scores(y_true, y_pred, n_classes: int) -> tuple[float, float]:
     from sklearn.metrics import f1_score
 
@@ -102,7 +129,7 @@ class FewLabelClassifier(LabelPredictor):
         from shoestring.data.labels import check_classes
 
         c = self.config
-        t0 = time.perf_counter()
+        clock = _Clock(c.minutes)
         texts, labels = list(texts), _normalized(labels, "training")
         self._check_labels(texts, labels)
         check_classes(labels)
@@ -110,7 +137,11 @@ class FewLabelClassifier(LabelPredictor):
         self.classes_ = sorted(set(labels))
         y = np.asarray([self.classes_.index(v) for v in labels])
         self.views_ = self._views(texts + pool)  # no labels are read to fit a view
-        blocks = [v.transform(texts) for v in self.views_]
+        blocks, cost = [], {}
+        for v in self.views_:
+            t = time.perf_counter()
+            blocks.append(v.transform(texts))
+            cost[v.name] = (time.perf_counter() - t) / len(texts)  # seconds per text: sizes the pool later
         names = [v.name for v in self.views_]
         candidates = {n: [i] for i, n in enumerate(names)}
         if len(names) > 1:
@@ -125,14 +156,24 @@ class FewLabelClassifier(LabelPredictor):
                 X = _stack([blocks[i] for i in idx])
                 for Cv in c.c_grid:
                     self.cv_[f"{cand} C={Cv:g}"] = self._cross_validate(X, y, folds, Cv)
-            best = max(self.cv_, key=lambda k: (round(self.cv_[k]["accuracy"], 9), self.cv_[k]["macro_f1"]))
+            best = _best(self.cv_)
             chosen, C = best.rsplit(" C=", 1)[0], float(best.rsplit(" C=", 1)[1])
             reason = (f"best of {len(self.cv_)} (view, C) pairs by {len(folds)}-fold cross-validation on the labels: "
                       f"accuracy {self.cv_[best]['accuracy']:.4f}, macro-F1 {self.cv_[best]['macro_f1']:.4f}")
+        tuned = self._contrastive(texts, y, blocks, candidates, clock, callbacks)
+        if tuned["used"]:
+            enc = names.index("encoder")
+            self.views_[enc] = EmbeddingView(tuned.pop("model"), "encoder", cache=False)
+            blocks[enc] = self.views_[enc].transform(texts)
+            cost["encoder"] = tuned.pop("seconds_per_text")
+            chosen, C = tuned["chosen"], tuned["C"]
+            reason = tuned["why"]
+        tuned.pop("model", None)
+        tuned.pop("seconds_per_text", None)
         keep = candidates[chosen]
         self.views_ = [self.views_[i] for i in keep]
         X = _stack([blocks[i] for i in keep])
-        semi = self._semi_supervised(X, y, pool, folds, C)
+        semi = self._semi_supervised(X, y, pool, folds, C, clock, sum(cost[v.name] for v in self.views_))
         with _one_thread():
             if semi["used"]:
                 model, info = self._semi_method(semi["used"])(lambda: _head(C, c.seed), X, y, semi.pop("X_pool"))
@@ -143,11 +184,91 @@ class FewLabelClassifier(LabelPredictor):
         self.head_ = _LinearHead.from_sklearn(model, len(self.classes_))
         self.C_ = C
         self.history_ = []
-        self.training_ = {"chosen": chosen, "C": C, "why": reason, "semi_supervised": semi,
+        self.training_ = {"chosen": chosen, "C": C, "why": reason, "contrastive": tuned, "semi_supervised": semi,
                           "views": names, "train_examples": len(texts), "unlabeled": len(pool),
-                          "seconds": round(time.perf_counter() - t0, 2), "stop_reason": "fitted", "epochs": 1,
-                          "best_epoch": 1}
+                          "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget,
+                          "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
         return self
+
+    def _contrastive(self, texts, y, blocks, candidates, clock: "_Clock", callbacks) -> dict:
+        """Fine-tune the ``encoder`` view contrastively on the labels (SetFit's first stage), judged by nested
+        cross-validation: each of ``contrastive_folds`` folds fine-tunes on its training part only and scores
+        every (candidate with the encoder, C) on its held-out part, beside the frozen candidates on the same
+        folds. Kept (``auto``) only if the best tuned candidate beats the best frozen one in accuracy without
+        losing macro-F1; then one more fine-tuning on all labels gives the encoder used."""
+        from shoestring.learners.contrastive.config import ContrastiveConfig
+        from shoestring.learners.contrastive.labels import fit_contrastive
+        from shoestring.learners.mlm.estimator import MaskedLM
+
+        c = self.config
+        out = {"used": False, "mode": c.contrastive}
+        names = [v.name for v in self.views_]
+        lm = self.views_[names.index("encoder")].model if "encoder" in names else None
+        if c.contrastive == "off":
+            out["why"] = "off"
+            return out
+        if not isinstance(lm, MaskedLM):
+            out["why"] = "no BERT-family encoder (--checkpoint / encoder=) to fine-tune"
+            return out
+        cfolds = _folds(y, c.contrastive_folds, c.seed)
+        # each fine-tuning's share of three quarters of the time left (the rest: embedding, the pool, the head)
+        # is in proportion to its training rows: the folds', then all of them
+        rows = [len(tr) for tr, _ in (cfolds or [])] + [len(texts)]
+        share = [clock.left() * 0.75 * r / sum(rows) for r in rows]
+        if min(share) < 15:
+            out["why"] = (f"not enough of the --minutes budget left ({clock.left():.0f} s) for {len(rows)} "
+                          "fine-tunings: not used")
+            return out
+
+        def config(seconds: float) -> ContrastiveConfig:
+            return ContrastiveConfig(max_epochs=c.contrastive_epochs, lr=c.contrastive_lr, seed=c.seed,
+                                     minutes=None if clock.budget is None else seconds / 60.0)
+
+        enc = names.index("encoder")
+        with_enc = {k: v for k, v in candidates.items() if enc in v}
+        nested: dict[str, list] = {}
+        if cfolds is None and c.contrastive == "auto":
+            out["why"] = "every class has a single labelled example: nothing to cross-validate it by, not used"
+            return out
+        for f, (tr, va) in enumerate(cfolds or []):
+            tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share[f]), callbacks=callbacks)
+            E = EmbeddingView(tuned, "encoder", cache=False).transform(texts)
+            del tuned
+            for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
+                for cand, idx in cands.items():
+                    X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
+                    for Cv in c.c_grid:
+                        s = self._cross_validate(X, y, [(tr, va)], Cv)
+                        nested.setdefault(f"{tag}: {cand} C={Cv:g}", []).append((s["accuracy"], s["macro_f1"]))
+        scores = {k: {"accuracy": float(np.mean([a for a, _ in v])), "macro_f1": float(np.mean([m for _, m in v])),
+                      "folds": len(v)} for k, v in nested.items()}
+        out["cv"] = scores
+        if scores:
+            bt = _best({k: v for k, v in scores.items() if k.startswith("tuned: ")})
+            bf = _best({k: v for k, v in scores.items() if k.startswith("frozen: ")})
+            st, sf = scores[bt], scores[bf]
+            out["gain_accuracy"] = st["accuracy"] - sf["accuracy"]
+            out["gain_macro_f1"] = st["macro_f1"] - sf["macro_f1"]
+            helps = out["gain_accuracy"] > 0 and out["gain_macro_f1"] >= 0
+            verdict = (f"{len(cfolds)}-fold nested cross-validation on the labels: the tuned encoder's best "
+                       f"({bt[7:]}) {100 * st['accuracy']:.1f} / macro-F1 {100 * st['macro_f1']:.1f} against the "
+                       f"frozen best ({bf[8:]}) {100 * sf['accuracy']:.1f} / {100 * sf['macro_f1']:.1f}")
+            if c.contrastive == "auto" and not helps:
+                out["why"] = verdict + ": not used"
+                return out
+            chosen, C = bt[7:].rsplit(" C=", 1)
+            out.update(chosen=chosen, C=float(C), why=verdict + (": used" if helps else ": used (asked for)"))
+        else:  # "on" with one example per class: all views, C = 10, as without cross-validation
+            out.update(chosen=list(candidates)[-1], C=10.0,
+                       why="contrastive fine-tuning asked for; one example per class: all views with C = 10")
+        t = time.perf_counter()
+        tuned = fit_contrastive(lm, texts, y, config(share[-1]), callbacks=callbacks)
+        out["training"] = tuned.training_
+        t_embed = time.perf_counter()
+        EmbeddingView(tuned, "encoder", cache=False).transform(texts[:64])
+        out.update(used=True, model=tuned, seconds=round(time.perf_counter() - t, 2),
+                   seconds_per_text=(time.perf_counter() - t_embed) / min(64, len(texts)))
+        return out
 
     def _cross_validate(self, X, y, folds, C: float) -> dict:
         n = len(self.classes_)
@@ -168,16 +289,25 @@ class FewLabelClassifier(LabelPredictor):
         fn = {"self_train": semisup.self_train, "label_spread": semisup.spread_and_fit}[name]
         return functools.partial(fn, threshold=self.config.threshold, random_state=self.config.seed)
 
-    def _semi_supervised(self, X, y, pool, folds, C) -> dict:
-        """Which use of the pool to keep (``used``: a method's name, or False), and why."""
+    def _semi_supervised(self, X, y, pool, folds, C, clock: "_Clock", seconds_per_text: float) -> dict:
+        """Which use of the pool to keep (``used``: a method's name, or False), and why. The pool is a seeded
+        sample of at most ``max_pool`` texts, fewer when embedding them would take more than a third of the
+        budget left (at the cost per text measured on the labelled rows)."""
         c = self.config
         out = {"used": False, "mode": c.semi_supervised}
         if c.semi_supervised == "off" or not pool:
             out["why"] = "off" if pool else "no unlabeled texts"
             return out
+        size = min(len(pool), c.max_pool)
+        if clock.budget is not None and seconds_per_text > 0:
+            size = min(size, int(clock.left() / 3 / seconds_per_text))
+            if size < 100:
+                out["why"] = f"the --minutes budget left ({clock.left():.0f} s) cannot embed 100 pool texts: not used"
+                return out
+        out["pool"] = size
         rng = np.random.default_rng(c.seed)
-        if len(pool) > c.max_pool:
-            pool = [pool[i] for i in sorted(rng.choice(len(pool), c.max_pool, replace=False))]
+        if len(pool) > size:
+            pool = [pool[i] for i in sorted(rng.choice(len(pool), size, replace=False))]
         out["X_pool"] = _stack([v.transform(pool) for v in self.views_])
         if c.semi_supervised != "auto":
             out.update(used=c.semi_supervised, why="asked for")
@@ -247,7 +377,9 @@ class FewLabelClassifier(LabelPredictor):
         return dict(
             title="Few-label text classifier (shoestring recipe)",
             summary=f"Logistic regression (C = {t['C']:g}) over the views {t['chosen']}, chosen by cross-validation "
-                    f"on {t['train_examples']} labelled examples ({t['why']}). Self-training on the unlabeled "
+                    f"on {t['train_examples']} labelled examples ({t['why']}). Contrastive fine-tuning of the "
+                    f"encoder: {'used' if t.get('contrastive', {}).get('used') else 'not used'} "
+                    f"({t.get('contrastive', {}).get('why', 'not tried')}). Self-training on the unlabeled "
                     f"pool: {t['semi_supervised']['used'] or 'not used'} "
                     f"({t['semi_supervised'].get('why', '')}). Classes: {', '.join(self.classes_[:30])}.",
             usage="```python\nimport shoestring\nclf = shoestring.load('.')\nclf.predict(['some text'])\n```\n\n"

@@ -142,8 +142,10 @@ class EmbeddingView:
     """The L2-normalized vectors of a shoestring embedder (a fitted model, or a folder opened with
     :func:`shoestring.load`; a Hugging Face BERT-family folder opens as a masked LM, mean-pooled)."""
 
-    def __init__(self, model, name: str):
-        self.model, self.name = model, name
+    def __init__(self, model, name: str, cache: bool = True):
+        # cache=False for a model made inside a fit (e.g. contrastively tuned): the cache is keyed by id(model),
+        # which a later model can reuse once this one is freed
+        self.model, self.name, self.cache = model, name, cache
 
     @staticmethod
     def open(source, name: str) -> "EmbeddingView":
@@ -171,7 +173,7 @@ class EmbeddingView:
         from shoestring.learners.mlm.estimator import MaskedLM
 
         texts = list(texts)
-        cache = None if _CACHE is None else _CACHE.setdefault(("embedding", id(self.model)), {})
+        cache = None if _CACHE is None or not self.cache else _CACHE.setdefault(("embedding", id(self.model)), {})
         todo = texts if cache is None else list(dict.fromkeys(t for t in texts if t not in cache))
         if not todo:
             X = np.zeros((0, self.dim), np.float32)

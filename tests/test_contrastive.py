@@ -1,0 +1,139 @@
+"""Contrastive fine-tuning from labels (learners/contrastive) and its use in the few-label recipe: the loss
+against a hand computation, planted classes pulled apart, the nested cross-validation that judges it, and the
+tuned encoder saved and reloaded with the recipe."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import shoestring
+from conftest import planted_docs
+from shoestring.errors import InputError
+from shoestring.learners.contrastive.config import ContrastiveConfig
+from shoestring.learners.contrastive.labels import fit_contrastive
+from shoestring.learners.contrastive.loss import info_nce
+from shoestring.tasks.classify.recipe import FewLabelClassifier
+
+
+def test_info_nce_matches_a_hand_computation():
+    z = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]]), dim=1)
+    groups = torch.tensor([0, 0, 1, 2])  # rows 0 and 1 are positives; rows 2 and 3 have none
+    tau = 0.5
+    s = (z @ z.T).numpy() / tau
+
+    def term(i, p):  # -log( exp(s_ip) / sum_{a != i} exp(s_ia) )
+        return -(s[i, p] - math.log(sum(math.exp(s[i, a]) for a in range(4) if a != i)))
+
+    expected = (term(0, 1) + term(1, 0)) / 2  # only anchors 0 and 1 have a positive
+    assert float(info_nce(z, groups, tau)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_info_nce_with_pairs_is_simcse_cross_entropy():
+    """groups [0..B-1, 0..B-1]: each row's one positive is its pair, i.e. cross-entropy over the other 2B-1 rows."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(8, 5, generator=g), dim=1)
+    groups = torch.arange(4).repeat(2)
+    logits = (z @ z.T / 0.05).masked_fill(torch.eye(8, dtype=torch.bool), float("-inf"))
+    target = torch.cat([torch.arange(4, 8), torch.arange(4)])
+    torch.testing.assert_close(info_nce(z, groups, 0.05), torch.nn.functional.cross_entropy(logits, target))
+
+
+def test_info_nce_needs_a_positive():
+    z = torch.nn.functional.normalize(torch.randn(3, 4), dim=1)
+    with pytest.raises(ValueError, match="no row of the batch has a positive"):
+        info_nce(z, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="3 embeddings but 2"):
+        info_nce(z, torch.tensor([0, 1]))
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    """A one-layer compact BERT barely pre-trained on planted text: its embeddings do not yet separate topics."""
+    from conftest import write_jsonl
+    from shoestring.data.config import TokensConfig
+    from shoestring.data.tokens import prepare_tokens
+    from shoestring.learners.mlm.estimator import MaskedLM
+
+    tmp = tmp_path_factory.mktemp("tiny_lm")
+    write_jsonl(tmp / "c.jsonl", planted_docs(120))
+    corpus = prepare_tokens(tmp / "c.jsonl", tmp / "tok", TokensConfig(vocab_size=120, min_frequency=1),
+                            progress=False)
+    return MaskedLM(preset=None, layers=1, hidden=32, heads=2, ffn=48, seq_len=32, batch_size=8, max_epochs=1,
+                    progress=False, threads=1, seed=0).fit(corpus)
+
+
+def _separation(lm, docs) -> float:
+    """Mean cosine to same-label texts minus mean cosine to other-label texts."""
+    E = lm.transform([d["text"] for d in docs])
+    E = E / np.linalg.norm(E, axis=1, keepdims=True)
+    y = np.asarray([d["label"] for d in docs])
+    S, same = E @ E.T, y[:, None] == y[None, :]
+    np.fill_diagonal(same, False)
+    return float(S[same].mean() - S[y[:, None] != y[None, :]].mean())
+
+
+def test_contrastive_fine_tuning_pulls_planted_classes_apart(tiny_lm):
+    train, held_out = planted_docs(40, seed=5), planted_docs(40, seed=6)
+    before = {k: v.clone() for k, v in tiny_lm.model_.state_dict().items()}
+    cfg = ContrastiveConfig(max_epochs=8, lr=1e-3, batch_size=8, progress=False, threads=1)
+    tuned = fit_contrastive(tiny_lm, [d["text"] for d in train], [d["label"] for d in train], cfg)
+    assert _separation(tuned, held_out) > _separation(tiny_lm, held_out) + 0.3  # unseen texts of the classes
+    losses = tuned.training_["loss_by_epoch"]
+    assert len(losses) == 8 and losses[-1] < losses[0]
+    for k, v in tiny_lm.model_.state_dict().items():  # the pre-trained model itself is untouched
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+    again = fit_contrastive(tiny_lm, [d["text"] for d in train], [d["label"] for d in train], cfg)
+    np.testing.assert_array_equal(again.transform(["guitar violin"]), tuned.transform(["guitar violin"]))
+
+
+def test_contrastive_fine_tuning_bad_input(tiny_lm):
+    with pytest.raises(InputError, match="two classes"):
+        fit_contrastive(tiny_lm, ["a b", "c d"], ["x", "x"])
+    with pytest.raises(InputError, match="2 texts but 1 labels"):
+        fit_contrastive(tiny_lm, ["a b", "c d"], ["x"])
+
+
+def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_lm, tmp_path):
+    docs = planted_docs(48, seed=7, noise=0.3)
+    texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
+    kw = dict(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0, 10.0], contrastive_epochs=4,
+              contrastive_lr=1e-3, random_state=0)
+    clf = FewLabelClassifier(contrastive="on", **kw).fit(texts, labels)
+    t = clf.training_["contrastive"]
+    assert t["used"] and set(t["cv"]) == {f"{tag}: encoder C={c}" for tag in ("tuned", "frozen") for c in (1, 10)}
+    assert all(v["folds"] == 2 for v in t["cv"].values())
+    # nested CV: the tuned encoder's held-out rows were never seen by its fine-tuning, so the comparison is fair
+    assert t["cv"]["tuned: encoder C=10"]["accuracy"] > t["cv"]["frozen: encoder C=10"]["accuracy"]
+    assert clf.views_[0].model is not tiny_lm and t["training"]["steps"] > 0
+    clf.save_pretrained(tmp_path / "r")
+    loaded = shoestring.load(tmp_path / "r")
+    probe = [d["text"] for d in planted_docs(12, seed=8)]
+    np.testing.assert_allclose(loaded.predict_proba(probe), clf.predict_proba(probe), rtol=1e-5, atol=1e-6)
+    assert loaded.training_["contrastive"]["used"]
+    auto = FewLabelClassifier(**kw).fit(texts, labels)
+    a = auto.training_["contrastive"]
+    assert a["why"].startswith("2-fold nested cross-validation") and a["used"] == (
+        a["gain_accuracy"] > 0 and a["gain_macro_f1"] >= 0)
+
+
+def test_recipe_contrastive_with_one_example_per_class_and_without_an_encoder(tiny_lm):
+    texts, labels = ["guitar violin melody", "stock bond yield", "rocket orbit moon"], ["music", "finance", "space"]
+    auto = FewLabelClassifier(encoder=tiny_lm, semi_supervised="off").fit(texts, labels)
+    assert not auto.training_["contrastive"]["used"]
+    assert "single labelled example" in auto.training_["contrastive"]["why"]
+    on = FewLabelClassifier(encoder=tiny_lm, semi_supervised="off", contrastive="on",
+                            contrastive_epochs=1).fit(texts, labels)
+    assert on.training_["contrastive"]["used"] and on.predict(texts) is not None
+    plain = FewLabelClassifier(semi_supervised="off").fit(texts * 2, labels * 2)
+    assert "no BERT-family encoder" in plain.training_["contrastive"]["why"]
+
+
+def test_the_budget_leaves_out_what_does_not_fit(tiny_lm):
+    docs = planted_docs(30, seed=7)
+    texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
+    tight = FewLabelClassifier(encoder=tiny_lm, minutes=0.2, semi_supervised="off").fit(texts, labels)
+    assert not tight.training_["contrastive"]["used"] and "budget" in tight.training_["contrastive"]["why"]
