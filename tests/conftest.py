@@ -76,3 +76,19 @@ def saved_vampire(planted_vampire, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models") / "vampire"
     planted_vampire.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory):
+    """A one-layer compact BERT barely pre-trained on planted text: its embeddings do not yet separate topics."""
+    from conftest import write_jsonl
+    from shoestring.data.config import TokensConfig
+    from shoestring.data.tokens import prepare_tokens
+    from shoestring.learners.mlm.estimator import MaskedLM
+
+    tmp = tmp_path_factory.mktemp("tiny_lm")
+    write_jsonl(tmp / "c.jsonl", planted_docs(120))
+    corpus = prepare_tokens(tmp / "c.jsonl", tmp / "tok", TokensConfig(vocab_size=120, min_frequency=1),
+                            progress=False)
+    return MaskedLM(preset=None, layers=1, hidden=32, heads=2, ffn=48, seq_len=32, batch_size=8, max_epochs=1,
+                    progress=False, threads=1, seed=0).fit(corpus)

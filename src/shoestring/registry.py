@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "vampire": "shoestring.learners.vampire.estimator:VAMPIRE",
     "word-vectors": "shoestring.learners.vectors.ppmi:WordVectors",
     "mlm": "shoestring.learners.mlm.estimator:MaskedLM",
+    "sentence-encoder": "shoestring.learners.contrastive.encoder:SentenceEncoder",
     "classifier": "shoestring.tasks.classify.estimator:TextClassifier",
     "bert-classifier": "shoestring.tasks.classify.finetune:BertClassifier",
     "few-label": "shoestring.tasks.classify.recipe:FewLabelClassifier",
@@ -64,3 +65,21 @@ def load(path, *, kinds: tuple[str, ...] | None = None):
         raise ArtifactError(f"is a {kind!r} folder; this needs {' or '.join(repr(k) for k in kinds)}", path=path)
     opener = resolve(kind)
     return opener.from_pretrained(path) if hasattr(opener, "from_pretrained") else opener(path)
+
+
+def load_embedder(path):
+    """An embedder from ``path``: any shoestring folder that embeds, or a BERT-family Hugging Face /
+    sentence-transformers checkpoint folder (opened as a :class:`~shoestring.learners.mlm.estimator.MaskedLM`,
+    mean-pooled, such as the offline all-MiniLM-L6-v2 package)."""
+    from shoestring.estimator import Embedder
+
+    path = Path(path)
+    if not (path / "manifest.json").exists() and (path / "config.json").exists():
+        from shoestring.learners.mlm.estimator import MaskedLM
+
+        return MaskedLM.from_pretrained(path)
+    model = load(path)
+    if not isinstance(model, Embedder):
+        raise ArtifactError(f"cannot embed with a {kind_of(path)!r} folder", path=path,
+                            hint="use an embedder: a sentence encoder, masked LM, VAMPIRE or word vectors")
+    return model

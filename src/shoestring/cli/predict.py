@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 CLASSIFIERS = ("classifier", "bert-classifier", "few-label")
 
 
@@ -15,9 +17,12 @@ def register(sub) -> None:
     add_read(s)
     s.set_defaults(func=cmd_predict)
 
-    s = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class report, confusion matrix")
-    s.add_argument("model", help="a classifier folder")
-    s.add_argument("test", nargs="+", help="labelled test files")
+    s = sub.add_parser("evaluate", help="a classifier: accuracy, macro-F1, per-class report, confusion matrix; "
+                                        "`evaluate sts FILE MODEL...`: embedders' STS Spearman, alignment, "
+                                        "uniformity side by side")
+    s.add_argument("model", help="a classifier folder, or sts")
+    s.add_argument("test", nargs="+", help="labelled test files (for sts: the STS file, then model folders or "
+                                           "the baselines tfidf, glove)")
     s.add_argument("--json", help="also write the metrics as JSON here (a .json file)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     s.add_argument("--unseen-labels", default="error", choices=("error", "count"),
@@ -57,6 +62,10 @@ def cmd_evaluate(a):
     from shoestring.evaluation.metrics import format_report
     from shoestring.registry import load
 
+    if a.model == "sts" and not (Path(a.model) / "manifest.json").exists():
+        from shoestring.cli.similarity import cmd_evaluate_sts
+
+        return cmd_evaluate_sts(a)
     if a.json:
         check_output_file(a.json, a.overwrite, (".json",), "--json")
     clf = load(a.model, kinds=CLASSIFIERS)

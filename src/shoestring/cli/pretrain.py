@@ -1,4 +1,4 @@
-"""``shoestring pretrain vampire|mlm|vectors`` and ``shoestring presets``: learn representations."""
+"""``shoestring pretrain vampire|mlm|vectors|simcse`` and ``shoestring presets``: learn representations."""
 
 from __future__ import annotations
 
@@ -42,6 +42,29 @@ def register(sub) -> None:
     WordVectorsConfig.add_arguments(s)
     s.set_defaults(func=cmd_pretrain_vectors)
 
+    from shoestring.learners.contrastive.config import SimCSEConfig
+
+    s = pre.add_parser("simcse", help="sentence embeddings with SimCSE from a pre-trained BERT (a `pretrain mlm` "
+                                      "folder or a checkpoint such as all-MiniLM-L6-v2); the folder loads in "
+                                      "sentence-transformers")
+    s.add_argument("inputs", nargs="+", help="unlabelled text files (any format `prepare` reads), or with --pairs "
+                                             "JSONL/CSV rows of anchor, positive[, negative]")
+    add_output(s)
+    s.add_argument("--init-from", required=True, help="the pre-trained BERT folder to start from")
+    s.add_argument("--pairs", action="store_true", help="supervised SimCSE: the inputs are rows of (anchor, "
+                                                        "positive[, negative]) fields")
+    s.add_argument("--fields", nargs="+", default=["anchor", "positive", "negative"], metavar="FIELD",
+                   help="--pairs: the anchor, positive and (optional) hard-negative field names "
+                        "(default: anchor positive negative)")
+    s.add_argument("--dev-sts", help="an STS file (sentence1, sentence2, score) to score every --eval-every steps; "
+                                     "the best step by Spearman is kept")
+    add_config(s)
+    add_resume(s)
+    add_processes(s)
+    add_read(s)
+    SimCSEConfig.add_arguments(s)
+    s.set_defaults(func=cmd_pretrain_simcse)
+
     s = sub.add_parser("presets", help="the compact-BERT size presets (miniature-BERT grid) with parameter counts")
     s.set_defaults(func=cmd_presets)
 
@@ -80,6 +103,50 @@ def cmd_pretrain_mlm(a):
               f"(accuracy {last.get('valid_accuracy', float('nan')):.1%} at the last evaluation); {t['steps']} "
               f"steps, {t['tokens']:,} tokens in {t['seconds']:.0f} s = {t['tokens_per_second']:,} tokens/s "
               f"({t['stop_reason']})")
+
+
+def cmd_pretrain_simcse(a):
+    from shoestring.learners.contrastive.config import SimCSEConfig
+    from shoestring.learners.contrastive.encoder import SentenceEncoder
+    from shoestring.training.loop import Trainer
+
+    config = load_config(SimCSEConfig, a)
+    out, ckpt = output_and_checkpoint(a)
+    dev = None
+    if a.dev_sts:
+        from shoestring.evaluation.sts import read_sts
+
+        dev = read_sts(a.dev_sts)
+    enc = SentenceEncoder(config, init_from=a.init_from)
+    if a.pairs:
+        pairs = _read_pairs(a.inputs, a.fields)
+        enc.fit(pairs=pairs, dev=dev, checkpoint_dir=ckpt, resume=a.resume)
+    else:
+        enc.fit(read_texts(a.inputs, a, "unlabeled"), dev=dev, checkpoint_dir=ckpt, resume=a.resume)
+    enc.save_pretrained(out, overwrite=a.overwrite or a.resume)
+    if is_rank0():
+        Trainer.clear_checkpoint(ckpt)
+        t = enc.training_
+        best = f"; best dev Spearman {t['best']:.2f} at epoch {t['best_epoch']}" if t.get("best") is not None else ""
+        print(f"{out}: {t['origin']}; {t['training_rows']:,} rows, {t['steps']} steps in {t['seconds']:.0f} s = "
+              f"{t['texts_per_second']:,} texts/s ({t['stop_reason']}){best}")
+
+
+def _read_pairs(paths, fields) -> list[tuple]:
+    from shoestring.data.readers import read_records
+    from shoestring.errors import InputError
+
+    if len(fields) not in (2, 3):
+        raise InputError("--fields takes the anchor, positive and optionally negative field names")
+    rows = []
+    for p in paths:
+        for line, r in read_records(p, tuple(fields[:2]), optional=tuple(fields[2:])):
+            row = tuple(r[f] for f in fields if f in r)
+            if rows and len(row) != len(rows[0]):
+                raise InputError(f"this row has {len(row)} of the fields {', '.join(fields)}, earlier rows "
+                                 f"{len(rows[0])}", path=p, line=line, hint="give every row a negative, or none")
+            rows.append(row)
+    return rows
 
 
 def cmd_presets(a):

@@ -281,3 +281,20 @@ def sha256_files(paths) -> str:
 
 __all__ = ["Document", "ReadStats", "read_documents", "read_texts_labels", "detect_format", "sha256_files",
            "FORMATS"]
+
+
+def read_records(path, fields: tuple[str, ...], *, optional: tuple[str, ...] = ()) -> Iterator[tuple[int, dict]]:
+    """``(line, {field: value})`` for each row of a JSONL/CSV/TSV file (gzip allowed) that has every field of
+    ``fields`` (and those of ``optional`` it has): sentence pairs, STS rows, (anchor, positive, negative)
+    triples. A row missing a field is an error naming the file, the line and the fields it has."""
+    path = Path(path)
+    wanted = list(fields) + list(optional)
+    # the first field is read as the "text" (so empty rows are rows too); the others ride along as extras
+    for d in read_documents([path], text_field=fields[0], label_field="\0no-label", keep_empty=True):
+        row = {fields[0]: d.text, **{k: d.extra[k] for k in wanted[1:] if k in d.extra and d.extra[k] != ""}}
+        missing = [k for k in fields if k not in row]
+        if missing:
+            raise InputError(f"missing {', '.join(repr(k) for k in missing)} (fields: "
+                             f"{', '.join([fields[0], *d.extra]) or 'none'})", path=path, line=d.line,
+                             hint=f"each row needs {', '.join(fields)}")
+        yield d.line, row

@@ -25,3 +25,32 @@ class ContrastiveConfig(TrainConfig):
     weight_decay: float = param(0.01, "AdamW weight decay", min=0.0)
     dropout: float = param(0.1, "dropout in the encoder while fine-tuning (BERT's)", min=0.0, max=0.9)
     max_length: int = param(128, "cut texts to this many tokens while fine-tuning", min=4)
+
+
+@dataclasses.dataclass
+class SimCSEConfig(TrainConfig):
+    """Settings of ``shoestring pretrain simcse``. Defaults follow SimCSE's unsupervised BERT-base run (Gao et
+    al. 2021): batch 64, learning rate 3e-5, temperature 0.05, dropout 0.1 as the only augmentation, one epoch,
+    sentences cut at 32 tokens (here 64: a domain corpus's units are longer than Wikipedia sentences)."""
+
+    pooling: str = param("mean", "sentence vector: mean of the last layer's token states, or cls (the [CLS] state; "
+                                 "during unsupervised training through the pooler MLP, as SimCSE)",
+                         choices=("mean", "cls"))
+    temperature: float = param(0.05, "softmax temperature tau of the contrastive loss", above=0.0)
+    seq_len: int = param(64, "cut each text to this many tokens ([CLS] and [SEP] included)", min=4, max=4096)
+    split: str = param("none", "what one training text is: none (each input text), sentences, or windows of "
+                               "--window words", choices=("none", "sentences", "windows"))
+    window: int = param(32, "words per window for --split windows", min=2)
+    max_texts: int | None = param(None, "train on at most this many texts (a seeded sample)", min=2)
+    batch_size: int = param(64, "texts per step (unsupervised: each encoded twice; supervised: rows of pairs or "
+                                "triples)", min=2)
+    lr: float = param(3e-5, "peak AdamW learning rate", above=0.0)
+    warmup: float = param(0.0, "fraction of training spent warming the learning rate up", min=0.0, max=1.0)
+    weight_decay: float = param(0.0, "AdamW weight decay", min=0.0)
+    dropout: float = param(0.1, "dropout in the encoder: unsupervised SimCSE's only augmentation", min=0.0,
+                           max=0.9)
+    max_epochs: int = param(1, "passes over the training texts", min=1)
+    patience: int = param(0, "stop after this many evaluations without a better dev Spearman (0: never)", min=0)
+    eval_every: int | None = param(250, "with --dev-sts: score it every this many steps and keep the best "
+                                         "(SimCSE's 250)", min=1)
+    grad_clip: float | None = param(None, "clip the gradient norm to this value", min=0.0)

@@ -151,15 +151,9 @@ class EmbeddingView:
     def open(source, name: str) -> "EmbeddingView":
         """A view of ``source``: a fitted embedder, a shoestring folder, or a Hugging Face checkpoint folder."""
         if isinstance(source, (str, Path)):
-            path = Path(source)
-            if (path / "manifest.json").exists():
-                from shoestring.registry import load
+            from shoestring.registry import load_embedder
 
-                source = load(path)
-            else:
-                from shoestring.learners.mlm.estimator import MaskedLM
-
-                source = MaskedLM.from_pretrained(path)  # e.g. the offline all-MiniLM-L6-v2 checkpoint
+            source = load_embedder(source)  # a shoestring folder, or e.g. the offline all-MiniLM-L6-v2 checkpoint
         return EmbeddingView(source, name)
 
     def fit(self, texts) -> "EmbeddingView":

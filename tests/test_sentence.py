@@ -1,0 +1,154 @@
+"""Sentence embeddings: SimCSE (learners/contrastive), STS evaluation (evaluation/sts), the sentence-transformers
+export, and the text units SimCSE trains on (data/sentences)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import shoestring
+from conftest import GROUPS, write_jsonl
+from shoestring.data.sentences import split_sentences, split_texts, split_windows
+from shoestring.errors import ConfigError, InputError
+from shoestring.evaluation.sts import alignment, read_sts, sts_scores, uniformity
+from shoestring.learners.contrastive.encoder import SentenceEncoder
+
+WORDS = [w for g in GROUPS.values() for w in g]
+SYN = {**{WORDS[2 * k]: WORDS[2 * k + 1] for k in range(len(WORDS) // 2)},
+       **{WORDS[2 * k + 1]: WORDS[2 * k] for k in range(len(WORDS) // 2)}}
+
+
+def paraphrases(n: int, seed: int) -> list[tuple[str, str]]:
+    """(sentence, paraphrase): every word replaced by its planted synonym, order shuffled."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        a = list(rng.choice(WORDS, 6, replace=False))
+        b = [SYN[w] for w in a]
+        rng.shuffle(b)
+        out.append((" ".join(a), " ".join(b)))
+    return out
+
+
+def top1(encoder, pairs) -> float:
+    A = encoder.transform([a for a, _ in pairs])
+    B = encoder.transform([b for _, b in pairs])
+    A /= np.linalg.norm(A, axis=1, keepdims=True)
+    B /= np.linalg.norm(B, axis=1, keepdims=True)
+    return float(np.mean((A @ B.T).argmax(1) == np.arange(len(pairs))))
+
+
+def test_text_units():
+    # a fragment under three words joins the next sentence
+    assert split_sentences("The cat sat. It was warm! Was it? Yes.") == ["The cat sat.", "It was warm!",
+                                                                         "Was it? Yes."]
+    assert split_sentences("今天很好。明天下雨。") == ["今天很好。", "明天下雨。"]
+    assert split_windows(" ".join(map(str, range(70))), 32) == [" ".join(map(str, range(32))),
+                                                                " ".join(map(str, range(32, 64)))]
+    assert split_texts(["a b c", "  ", "d e f g. h i j k."], "sentences") == ["a b c", "d e f g.", "h i j k."]
+    with pytest.raises(ValueError):
+        split_texts(["x"], "paragraphs")
+
+
+def test_sts_scores_against_direct_formulas(tmp_path):
+    rng = np.random.default_rng(0)
+    s1 = [f"s{i}" for i in range(30)]
+    s2 = [f"t{i}" for i in range(30)]
+    gold = rng.uniform(0, 5, 30)
+    vec = {}
+    for i in range(30):  # cosine of pair i falls as gold rises... then flipped: a perfect rank order
+        angle = (5 - gold[i]) / 5 * np.pi / 2
+        vec[s1[i]], vec[s2[i]] = np.array([1.0, 0.0, 0.0]), np.array([np.cos(angle), np.sin(angle), 0.0])
+    out = sts_scores(lambda texts: np.stack([vec[t] for t in texts]), s1, s2, gold)
+    assert out["spearman"] == pytest.approx(100.0)
+    A, B = np.stack([vec[t] for t in s1]), np.stack([vec[t] for t in s2])
+    pos = gold >= 4.0 * (gold.max() - gold.min()) / 5 + gold.min()
+    assert out["alignment"] == pytest.approx(np.mean(np.sum((A[pos] - B[pos]) ** 2, 1)))
+    X = np.vstack([A, B])
+    d2 = [np.sum((X[i] - X[j]) ** 2) for i in range(len(X)) for j in range(i + 1, len(X))]
+    assert uniformity(X) == pytest.approx(np.log(np.mean(np.exp(-2 * np.asarray(d2)))))
+    assert alignment(A, A) == 0.0
+    write_jsonl(tmp_path / "sts.jsonl", [{"sentence1": "a", "sentence2": "b", "score": 1},
+                                         {"sentence1": "c", "sentence2": "d"}])
+    with pytest.raises(InputError, match=r"sts.jsonl:2.*missing 'score'"):
+        read_sts(tmp_path / "sts.jsonl")
+
+
+def test_unsupervised_views_are_equal_without_dropout_and_differ_with_it(tiny_lm):
+    from shoestring.learners.contrastive.config import SimCSEConfig
+    from shoestring.learners.contrastive.simcse import SimCSELearner, encode_rows, pool
+
+    rows = encode_rows(tiny_lm.tokenizer_, tiny_lm.special_, ["guitar violin melody", "stock bond yield"], 16)
+    for p, same in ((0.0, True), (0.3, False)):
+        import copy
+
+        model = copy.deepcopy(tiny_lm.model_).train()
+        learner = SimCSELearner(model, rows, SimCSEConfig(dropout=p), tiny_lm.special_.pad)
+        ids, pad, groups = learner.batch(np.arange(2))
+        assert groups.tolist() == [0, 1, 0, 1]  # each text and its second view
+        z = pool(model, ids, pad, "mean")
+        assert torch.equal(z[:2], z[2:]) is same
+
+
+def test_supervised_simcse_learns_planted_paraphrases(tiny_lm, tmp_path):
+    enc = SentenceEncoder(init_from=tiny_lm, batch_size=32, lr=2e-3, max_epochs=6, seq_len=64, progress=False,
+                          threads=1, seed=0, eval_every=None)
+    held_out = paraphrases(40, seed=1)
+    before = top1(tiny_lm, held_out)
+    enc.fit(pairs=paraphrases(400, seed=0))
+    after = top1(enc, held_out)
+    assert after > 0.8 and after > before + 0.4, (before, after)
+    enc.save_pretrained(tmp_path / "enc")
+    loaded = shoestring.load(tmp_path / "enc")
+    assert isinstance(loaded, SentenceEncoder) and loaded.training_["mode"] == "supervised"
+    probe = [a for a, _ in held_out[:5]]
+    np.testing.assert_array_equal(loaded.transform(probe), enc.transform(probe))
+
+
+def test_sentence_transformers_loads_the_export_with_equal_embeddings(tiny_lm, tmp_path):
+    st = pytest.importorskip("sentence_transformers")
+    for pooling in ("mean", "cls"):
+        enc = SentenceEncoder(init_from=tiny_lm, pooling=pooling, batch_size=16, max_epochs=1, seq_len=64,
+                              progress=False, threads=1, eval_every=None)
+        enc.fit([" ".join(a) for a in paraphrases(32, seed=3)])
+        enc.save_pretrained(tmp_path / pooling)
+        texts = ["guitar violin melody chord", "stock bond", "rocket orbit moon telescope astronaut"]
+        ours = enc.transform(texts)
+        ours /= np.linalg.norm(ours, axis=1, keepdims=True)
+        theirs = st.SentenceTransformer(str(tmp_path / pooling), device="cpu").encode(texts)
+        np.testing.assert_allclose(theirs, ours, atol=1e-5, err_msg=pooling)
+
+
+def test_simcse_bad_input(tiny_lm):
+    with pytest.raises(ConfigError, match="init_from"):
+        SentenceEncoder().fit(["a b", "c d"])
+    with pytest.raises(InputError, match="not both or neither"):
+        SentenceEncoder(init_from=tiny_lm).fit()
+    with pytest.raises(InputError, match="widths"):
+        SentenceEncoder(init_from=tiny_lm).fit(pairs=[("a", "b"), ("a", "b", "c")])
+    with pytest.raises(InputError, match="at least two"):
+        SentenceEncoder(init_from=tiny_lm).fit(["only one"])
+
+
+def test_cli_pretrain_simcse_and_evaluate_sts(tiny_lm, tmp_path, capsys):
+    from shoestring.cli import main
+
+    tiny_lm.save_pretrained(tmp_path / "lm")
+    write_jsonl(tmp_path / "pairs.jsonl", [{"anchor": a, "positive": b} for a, b in paraphrases(64, seed=0)])
+    write_jsonl(tmp_path / "sts.jsonl", [{"sentence1": a, "sentence2": b if i % 2 else paraphrases(1, i)[0][1],
+                                          "score": 5.0 if i % 2 else 0.5}
+                                         for i, (a, b) in enumerate(paraphrases(20, seed=5))])
+    assert main(["pretrain", "simcse", str(tmp_path / "pairs.jsonl"), "--pairs", "--init-from", str(tmp_path / "lm"),
+                 "-o", str(tmp_path / "enc"), "--batch-size", "16", "--max-epochs", "2", "--seq-len", "64",
+                 "--dev-sts", str(tmp_path / "sts.jsonl"), "--eval-every", "4", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "supervised SimCSE" in out and "best dev Spearman" in out
+    assert main(["evaluate", "sts", str(tmp_path / "sts.jsonl"), str(tmp_path / "enc"), "tfidf",
+                 "--json", str(tmp_path / "sts.json")]) == 0
+    out = capsys.readouterr().out
+    assert "spearman" in out and "tfidf" in out and (tmp_path / "sts.json").exists()
+    write_jsonl(tmp_path / "bad.jsonl", [{"anchor": "a b", "positive": "c d"}, {"anchor": "e f"}])
+    assert main(["pretrain", "simcse", str(tmp_path / "bad.jsonl"), "--pairs", "--init-from", str(tmp_path / "lm"),
+                 "-o", str(tmp_path / "x")]) == 2
+    assert "bad.jsonl:2" in capsys.readouterr().err and not (tmp_path / "x").exists()
