@@ -76,19 +76,29 @@ def test_sts_scores_against_direct_formulas(tmp_path):
 
 
 def test_unsupervised_views_are_equal_without_dropout_and_differ_with_it(tiny_lm):
+    import copy
+
     from shoestring.learners.contrastive.config import SimCSEConfig
-    from shoestring.learners.contrastive.simcse import SimCSELearner, encode_rows, pool
+    from shoestring.learners.contrastive.simcse import SimCSELearner, encode_rows, pool_rows
 
-    rows = encode_rows(tiny_lm.tokenizer_, tiny_lm.special_, ["guitar violin melody", "stock bond yield"], 16)
-    for p, same in ((0.0, True), (0.3, False)):
-        import copy
-
+    texts = ["guitar violin melody", "stock bond yield dividend equity", "rocket"]
+    rows = encode_rows(tiny_lm.tokenizer_, tiny_lm.special_, texts, 16)
+    for p in (0.0, 0.3):
         model = copy.deepcopy(tiny_lm.model_).train()
         learner = SimCSELearner(model, rows, SimCSEConfig(dropout=p), tiny_lm.special_.pad)
-        ids, pad, groups = learner.batch(np.arange(2))
-        assert groups.tolist() == [0, 1, 0, 1]  # each text and its second view
-        z = pool(model, ids, pad, "mean")
-        assert torch.equal(z[:2], z[2:]) is same
+        batch, groups = learner.batch(np.arange(3))
+        assert groups.tolist() == [0, 1, 2, 0, 1, 2]  # each text and its second view
+        z, tokens = pool_rows(model, batch, tiny_lm.special_.pad, "mean", chunk=2)
+        assert tokens == 2 * sum(map(len, rows))
+        gap = float((z[:3] - z[3:]).abs().max().detach())
+        assert (gap < 1e-6) if p == 0.0 else (gap > 1e-3), (p, gap)
+    # chunked encoding (rows sorted by length, padded per chunk) gives each row the vector it has alone
+    model = copy.deepcopy(tiny_lm.model_).eval()
+    with torch.no_grad():
+        together, _ = pool_rows(model, rows, tiny_lm.special_.pad, "mean", chunk=2)
+        for i, r in enumerate(rows):
+            alone, _ = pool_rows(model, [r], tiny_lm.special_.pad, "mean")
+            torch.testing.assert_close(together[i], alone[0], rtol=1e-5, atol=1e-6)
 
 
 def test_supervised_simcse_learns_planted_paraphrases(tiny_lm, tmp_path):
@@ -152,3 +162,71 @@ def test_cli_pretrain_simcse_and_evaluate_sts(tiny_lm, tmp_path, capsys):
     assert main(["pretrain", "simcse", str(tmp_path / "bad.jsonl"), "--pairs", "--init-from", str(tmp_path / "lm"),
                  "-o", str(tmp_path / "x")]) == 2
     assert "bad.jsonl:2" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_index_exact_search_equals_brute_force_and_refuses_another_model(tiny_lm, tmp_path):
+    import copy
+
+    from shoestring.tasks.search.index import Index
+
+    texts = [a for a, _ in paraphrases(60, seed=11)]
+    index = Index.build(tiny_lm, texts[:40], fields=[{"n": i} for i in range(40)])
+    index.add(texts[40:], ids=[f"x{i}" for i in range(20)])
+    queries = [b for _, b in paraphrases(5, seed=12)]
+    E = tiny_lm.transform(texts)
+    E /= np.linalg.norm(E, axis=1, keepdims=True)
+    for q, hits in zip(queries, index.search(queries, k=7)):
+        v = tiny_lm.transform([q])[0]
+        brute = np.argsort(-(E @ (v / np.linalg.norm(v))), kind="stable")[:7]
+        assert [h.id for h in hits] == [str(i) if i < 40 else f"x{i - 40}" for i in brute]
+        assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert index.search("guitar", k=100)[0][-1].id and len(index.search("guitar", k=100)[0]) == 60
+    with pytest.raises(InputError, match="already in the index"):
+        index.add(["new"], ids=["x3"])
+    tiny_lm.save_pretrained(tmp_path / "lm")
+    saved = Index.build(tmp_path / "lm", texts).save_pretrained(tmp_path / "index")
+    reopened = shoestring.load(saved)
+    plain = Index.build(tiny_lm, texts)
+    assert [h.id for h in reopened.search(queries[0], k=3)[0]] == [h.id for h in plain.search(queries[0], k=3)[0]]
+    other = copy.deepcopy(tiny_lm)
+    with torch.no_grad():
+        other.model_.bert.embeddings.word_embeddings.weight.mul_(1.5)
+    with pytest.raises(ConfigError, match="not the model that built this index"):
+        Index.from_pretrained(tmp_path / "index", model=other)
+
+
+def test_faiss_backend_recalls_exact_search(tiny_lm):
+    pytest.importorskip("faiss")
+    from shoestring.tasks.search.index import Index
+
+    texts = [a for a, _ in paraphrases(400, seed=13)]
+    exact = Index.build(tiny_lm, texts, backend="exact")
+    approx = Index(exact.model, None, exact.vectors, exact.rows, exact.probes, backend="faiss")
+    queries = [b for _, b in paraphrases(30, seed=14)]
+    recall = np.mean([len({h.id for h in a} & {h.id for h in b}) / 10
+                      for a, b in zip(exact.search(queries, 10), approx.search(queries, 10))])
+    assert recall > 0.9
+
+
+def test_cli_index_add_and_search(tiny_lm, tmp_path, capsys):
+    import json
+
+    from shoestring.cli import main
+
+    tiny_lm.save_pretrained(tmp_path / "lm")
+    pairs = paraphrases(30, seed=15)
+    write_jsonl(tmp_path / "a.jsonl", [{"text": a, "doc": f"d{i}"} for i, (a, _) in enumerate(pairs[:20])])
+    write_jsonl(tmp_path / "b.jsonl", [{"text": a, "doc": f"d{i + 20}"} for i, (a, _) in enumerate(pairs[20:])])
+    assert main(["index", str(tmp_path / "a.jsonl"), str(tmp_path / "lm"), "-o", str(tmp_path / "ix"),
+                 "--id-field", "doc"]) == 0
+    assert "20 texts added" in capsys.readouterr().out
+    assert main(["index", str(tmp_path / "b.jsonl"), "--add-to", str(tmp_path / "ix"), "--id-field", "doc"]) == 0
+    assert "(30 in all" in capsys.readouterr().out
+    assert main(["search", str(tmp_path / "ix"), pairs[25][0], "-k", "3", "--json"]) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert hits[0]["id"] == "d25" and hits[0]["score"] == pytest.approx(1.0, abs=1e-5) and len(hits) == 3
+    # adding ids that exist changes nothing
+    before = (tmp_path / "ix" / "manifest.json").read_text()
+    assert main(["index", str(tmp_path / "b.jsonl"), "--add-to", str(tmp_path / "ix"), "--id-field", "doc"]) == 2
+    assert "already in the index" in capsys.readouterr().err
+    assert (tmp_path / "ix" / "manifest.json").read_text() == before

@@ -28,6 +28,7 @@ KINDS: dict[str, str] = {
     "classifier": "shoestring.tasks.classify.estimator:TextClassifier",
     "bert-classifier": "shoestring.tasks.classify.finetune:BertClassifier",
     "few-label": "shoestring.tasks.classify.recipe:FewLabelClassifier",
+    "index": "shoestring.tasks.search.index:Index",
     "bow-corpus": "shoestring.data.bow:BowCorpus.load",
     "token-corpus": "shoestring.data.tokens:TokenCorpus",
 }

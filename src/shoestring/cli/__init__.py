@@ -6,6 +6,7 @@
     shoestring pretrain vampire prepared/ -o vampire/ --minutes 5                                 (cli/pretrain.py)
     shoestring pretrain mlm tokens/ -o bert/ --preset mini --minutes 30     a compact BERT (masked-LM)
     shoestring pretrain vectors corpus.jsonl -o vectors/                    domain word vectors
+    shoestring pretrain simcse corpus.jsonl --init-from bert/ -o simcse/    sentence embeddings (SimCSE)
     shoestring presets                                the compact-BERT size presets with parameter counts
     shoestring topics vampire/                        top words per topic, NPMI, diversity         (cli/topics.py)
     shoestring report vampire/ -o report.html         an offline HTML report
@@ -14,6 +15,9 @@
     shoestring train finetune train.jsonl -o bert-clf/ --mlm bert/     fine-tune a compact BERT
     shoestring predict clf/ texts.jsonl -o predictions.jsonl                                     (cli/predict.py)
     shoestring evaluate clf/ test.jsonl
+    shoestring evaluate sts stsb.jsonl simcse/ tfidf  STS Spearman, alignment, uniformity   (cli/similarity.py)
+    shoestring index corpus.jsonl simcse/ -o index/   a semantic-search index
+    shoestring search index/ "query" -k 10
     shoestring bench fewshot --data ../shared/data/ag_news --json results.json                     (cli/bench.py)
 
 Options come from the typed configs; options several commands share are declared once in ``cli/common.py``.
@@ -30,7 +34,7 @@ import sys
 from shoestring import __version__
 from shoestring.errors import ShoestringError
 
-COMMANDS = ("bench", "data", "pretrain", "topics", "embed", "train", "predict")  # modules, in --help order
+COMMANDS = ("bench", "data", "pretrain", "topics", "embed", "train", "predict", "similarity")  # modules, in --help order
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,11 +30,6 @@ import numpy as np
 from shoestring.learners.contrastive.config import ContrastiveConfig
 
 
-def _mean_pool(h, pad):
-    keep = (~pad).unsqueeze(-1).to(h.dtype)
-    return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)
-
-
 class LabelContrastLearner:
     """What the one training loop needs: anchors by index, one same-class positive each, the InfoNCE loss."""
 
@@ -80,20 +75,18 @@ class LabelContrastLearner:
     def batch(self, idx):
         import torch
 
-        from shoestring.learners.mlm.model import pad_batch
-
         rows = list(idx) + [self._positive(int(i)) for i in idx]
-        ids, pad = pad_batch([self.rows[r] for r in rows], self.pad_id)
-        return ids, pad, torch.as_tensor(self.y[rows])
+        return [self.rows[r] for r in rows], torch.as_tensor(self.y[rows])
 
     def loss(self, model, batch, state):
         import torch.nn.functional as F
 
         from shoestring.learners.contrastive.loss import info_nce
+        from shoestring.learners.contrastive.simcse import pool_rows
 
-        ids, pad, groups = batch
-        z = F.normalize(_mean_pool(model.encode(ids, pad=pad), pad), dim=-1)
-        return info_nce(z, groups, self.config.temperature), {"tokens": int((~pad).sum())}
+        texts, groups = batch
+        z, tokens = pool_rows(model, texts, self.pad_id, "mean")
+        return info_nce(F.normalize(z, dim=-1), groups, self.config.temperature), {"tokens": tokens}
 
     def evaluate(self, state):
         return {}

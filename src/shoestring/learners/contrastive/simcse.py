@@ -33,6 +33,31 @@ def pool(model, ids, pad, pooling: str, mlp: bool = False):
     return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)
 
 
+def pool_rows(model, rows, pad_id: int, pooling: str, mlp: bool = False, chunk: int | None = None):
+    """Sentence vectors (len(rows), H) of token-id lists, and the number of real (non-padding) tokens.
+
+    ``chunk``: encode in pieces of that many rows of similar length instead of one batch padded to its longest
+    row (a sentence's vector does not depend on the other rows, so the gradients are the same). Fewer padding
+    tokens, but smaller matrix products: measured on 2 busy cores with all-MiniLM-L6-v2 and 32 texts, chunks
+    of 8 were 0.7x the speed of one batch and chunks of 16 0.9-1.3x, so the default is one batch."""
+    import numpy as np
+    import torch
+
+    from shoestring.learners.mlm.model import pad_batch
+
+    order = np.argsort([len(r) for r in rows], kind="stable")
+    chunk = chunk or len(rows)
+    parts, tokens = [], 0
+    for s in range(0, len(order), chunk):
+        ids, pad = pad_batch([rows[i] for i in order[s:s + chunk]], pad_id)
+        parts.append(pool(model, ids, pad, pooling, mlp))
+        tokens += int((~pad).sum())
+    z = torch.cat(parts)
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.as_tensor(order)] = torch.arange(len(order))
+    return z[inverse], tokens
+
+
 class SimCSELearner:
     """What the one training loop needs. ``rows``: token-id lists (unsupervised) or tuples of 2-3 of them."""
 
@@ -71,8 +96,6 @@ class SimCSELearner:
     def batch(self, idx):
         import torch
 
-        from shoestring.learners.mlm.model import pad_batch
-
         picked = [self.rows[i] for i in idx]
         B = len(picked)
         if self.supervised:
@@ -81,17 +104,16 @@ class SimCSELearner:
             groups = list(range(B)) * 2 + [B + i for i in range(B)] * (len(cols) - 2)
         else:
             texts, groups = picked * 2, list(range(B)) * 2
-        ids, pad = pad_batch(texts, self.pad_id)
-        return ids, pad, torch.as_tensor(groups)
+        return texts, torch.as_tensor(groups)
 
     def loss(self, model, batch, state):
         import torch.nn.functional as F
 
         from shoestring.learners.contrastive.loss import info_nce
 
-        ids, pad, groups = batch
-        z = F.normalize(pool(model, ids, pad, self.config.pooling, mlp=not self.supervised), dim=-1)
-        return info_nce(z, groups, self.config.temperature), {"tokens": int((~pad).sum())}
+        texts, groups = batch
+        z, tokens = pool_rows(model, texts, self.pad_id, self.config.pooling, mlp=not self.supervised)
+        return info_nce(F.normalize(z, dim=-1), groups, self.config.temperature), {"tokens": tokens}
 
     def evaluate(self, state):
         if self.dev is None:

@@ -1,0 +1,1 @@
+"""Semantic search: a persistent index of embedded texts (:mod:`~shoestring.tasks.search.index`)."""
