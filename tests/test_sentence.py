@@ -230,3 +230,31 @@ def test_cli_index_add_and_search(tiny_lm, tmp_path, capsys):
     assert main(["index", str(tmp_path / "b.jsonl"), "--add-to", str(tmp_path / "ix"), "--id-field", "doc"]) == 2
     assert "already in the index" in capsys.readouterr().err
     assert (tmp_path / "ix" / "manifest.json").read_text() == before
+
+
+def test_embed_takes_sentence_encoders_and_plain_checkpoint_folders(tiny_lm, tmp_path, capsys):
+    import shutil
+
+    from shoestring.cli import main
+    from shoestring.tasks.classify.estimator import TextClassifier
+    from conftest import planted_docs
+
+    enc = SentenceEncoder(init_from=tiny_lm, batch_size=16, max_epochs=1, seq_len=64, progress=False,
+                          threads=1, eval_every=None).fit([a for a, _ in paraphrases(32, seed=3)])
+    enc.save_pretrained(tmp_path / "enc")
+    tiny_lm.save_pretrained(tmp_path / "lm")
+    shutil.copytree(tmp_path / "lm", tmp_path / "hf")
+    (tmp_path / "hf" / "manifest.json").unlink()  # a bare Hugging Face folder, as transformers writes them
+    texts = [a for a, _ in paraphrases(5, seed=4)]
+    write_jsonl(tmp_path / "t.jsonl", [{"text": t} for t in texts])
+    # a bare checkpoint folder has no training sequence length: texts are cut at 128 tokens
+    for name, expected in (("enc", enc.transform(texts)), ("hf", tiny_lm.transform(texts, max_len=128))):
+        assert main(["embed", str(tmp_path / name), str(tmp_path / "t.jsonl"), "-o", str(tmp_path / f"{name}.npy")]) == 0
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}.npy"), expected, rtol=1e-5, atol=1e-6)
+    docs = planted_docs(20)
+    TextClassifier(max_epochs=1, progress=False, threads=1).fit(
+        [d["text"] for d in docs], [d["label"] for d in docs]).save_pretrained(tmp_path / "clf")
+    capsys.readouterr()
+    assert main(["embed", str(tmp_path / "clf"), str(tmp_path / "t.jsonl"), "-o", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "clf") in err and "VAMPIRE" in err and not (tmp_path / "x.npy").exists()

@@ -80,7 +80,12 @@ def load_embedder(path):
 
         return MaskedLM.from_pretrained(path)
     model = load(path)
-    if not isinstance(model, Embedder):
+    try:
+        embeds = isinstance(model, Embedder)  # reads .dim: a classifier without VAMPIRE raises here
+    except ArtifactError as e:
+        raise ArtifactError(str(e), path=path) from None
+    if not embeds:
         raise ArtifactError(f"cannot embed with a {kind_of(path)!r} folder", path=path,
-                            hint="use an embedder: a sentence encoder, masked LM, VAMPIRE or word vectors")
+                            hint="use an embedder: a VAMPIRE, masked-LM, sentence-encoder, word-vector or "
+                                 "classifier-with-VAMPIRE folder")
     return model

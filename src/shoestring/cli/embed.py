@@ -6,9 +6,11 @@ from __future__ import annotations
 def register(sub) -> None:
     from shoestring.cli.common import add_output, add_read
 
-    s = sub.add_parser("embed", help="document vectors of texts (VAMPIRE, a compact BERT, word vectors, or a "
-                                     "classifier's fine-tuned VAMPIRE), as .npy or appended to JSONL")
-    s.add_argument("model", help="a model folder: VAMPIRE, masked LM, word vectors, or a classifier with VAMPIRE")
+    s = sub.add_parser("embed", help="document vectors of texts (VAMPIRE, a compact BERT, a SimCSE sentence encoder, "
+                                     "word vectors, a BERT-family checkpoint folder, or a classifier's "
+                                     "fine-tuned VAMPIRE), as .npy or appended to JSONL")
+    s.add_argument("model", help="a model folder: VAMPIRE, masked LM, sentence encoder, word vectors, a classifier "
+                                 "with VAMPIRE, or a Hugging Face BERT-family checkpoint (mean-pooled)")
     s.add_argument("input", nargs="+", help="texts to embed")
     add_output(s, "out.npy, or out.jsonl(.gz) (input rows + a vector field)")
     s.add_argument("--field", default="vampire", help="JSONL field for the vector (default: vampire)")
@@ -24,19 +26,10 @@ def cmd_embed(a):
     from shoestring.artifacts import check_output_file, write_jsonl, write_npy
     from shoestring.cli.common import read_kw
     from shoestring.data.readers import read_documents
-    from shoestring.estimator import Embedder
-    from shoestring.errors import ArtifactError
-    from shoestring.registry import kind_of, load
+    from shoestring.registry import load_embedder
 
     out = check_output_file(a.output, a.overwrite, (".npy", ".jsonl", ".jsonl.gz"))
-    model = load(a.model)
-    try:
-        embeds = isinstance(model, Embedder)  # reads .dim: a classifier without VAMPIRE says so here
-    except ArtifactError as e:
-        raise ArtifactError(str(e), path=a.model) from None
-    if not embeds:
-        raise ArtifactError(f"cannot embed with a {kind_of(a.model)!r} folder", path=a.model,
-                            hint="use a VAMPIRE, masked-LM, word-vector or classifier-with-VAMPIRE folder")
+    model = load_embedder(a.model)  # a classifier without VAMPIRE, or a corpus folder, says so here
     # empty rows are kept (as zero vectors, flagged in JSONL) so that output row i is input row i
     docs = list(read_documents(a.input, progress="reading", keep_empty=True, **read_kw(a)))
     empty = np.array([not d.text.strip() for d in docs], bool)
