@@ -236,3 +236,16 @@ def test_unlabeled_doc_freq_is_cached():
     B._tfidf_features(TRAIN[0], TEST[0], UNLABELED)
     B._tfidf_features(TRAIN[0][:10], TEST[0], list(UNLABELED))
     assert len(B._DF_CACHE) == 1
+
+
+def test_tfidf_lr_fits_on_the_labelled_texts_and_tfidf_pool_lr_on_the_pool():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    X_tr, X_te = B._tfidf_labelled_features(TRAIN[0], TEST[0])
+    ref = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(TRAIN[0])
+    np.testing.assert_allclose(X_te.toarray(), ref.transform(TEST[0]).toarray(), atol=1e-12)
+    a = B.run_baseline("tfidf_lr", *TRAIN, TEST[0], unlabeled_texts=UNLABELED * 30)
+    b = B.run_baseline("tfidf_lr", *TRAIN, TEST[0])
+    np.testing.assert_array_equal(a[1], b[1])  # the pool is not read
+    c = B.run_baseline("tfidf_pool_lr", *TRAIN, TEST[0], unlabeled_texts=UNLABELED * 30)
+    assert _accuracy(c[0], TEST[1]) >= 0.8 and not np.array_equal(a[1], c[1])

@@ -8,7 +8,7 @@ from shoestring.bench.baselines import SETFIT_MAX_STEPS
 from shoestring.config import Config, param
 from shoestring.errors import ConfigError
 
-METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "glove_lr",
+METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "tfidf_pool_lr", "glove_lr",
            "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "auto", "auto_own")
 # the few-label recipe (tasks/classify/recipe.py) over every view: with the public MiniLM checkpoint (auto), and
 # from the user's text only (auto_own: TF-IDF, VAMPIRE, domain word vectors and the --mlm compact BERT when given,
