@@ -1,0 +1,63 @@
+"""Render few-label recipe results (``bench fewshot --json`` files, several merged) as the Markdown tables of
+docs/benchmarks.md: per dataset and N, every method's seeds, mean accuracy / macro-F1, training time, and what
+the recipe chose; then the target check (the recipe above the best baseline).
+
+    python benchmarks/recipe_tables.py docs/results/recipe_chemprot_200.json docs/results/recipe_tweeteval_hate_200.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+BASELINES = ("tfidf_lr", "tfidf_pool_lr", "glove_lr", "minilm_lr", "setfit")
+OWN_BASELINES = ("tfidf_lr", "tfidf_pool_lr", "glove_lr")
+
+
+def _pct(x):
+    return f"{100 * x:.1f}"
+
+
+def main(paths):
+    recs = []
+    for p in paths:
+        d = json.load(open(p))
+        recs += d["records"] if isinstance(d, dict) else d
+    groups = {}
+    for r in recs:  # later files replace earlier records of the same (dataset, N, method)
+        groups.setdefault((r["dataset"], r["n_labels"]), {})[r["method"]] = r
+    for (ds, n), by in sorted(groups.items()):
+        print(f"\n#### {ds}, N = {n} (test {next(iter(by.values()))['n_test']} rows)\n")
+        print("| method | per seed: accuracy / macro-F1 | mean accuracy / macro-F1 | training s (mean) | chosen |")
+        print("|---|---|---|---:|---|")
+        order = [m for m in ("auto", "auto_own", *BASELINES) if m in by] + [m for m in by if m not in
+                                                                           ("auto", "auto_own", *BASELINES)]
+        for m in order:
+            r = by[m]
+            seeds = ", ".join(f"{x['seed']}: {_pct(x['accuracy'])} / {_pct(x['macro_f1'])}" for x in r["runs"])
+            fits = [x["fit_seconds"] for x in r["runs"] if "fit_seconds" in x]  # the recipe: fit only, no test
+            secs = sum(fits) / len(fits) if fits else r.get("train_seconds", r["train_seconds_mean"])
+            chosen = "; ".join(
+                f"{x['chosen']}, C={x['C']:g}" + (", tuned encoder" if x.get("contrastive") else "")
+                + (f", {x['semi_supervised']}" if x.get("semi_supervised") else "")
+                for x in r["runs"] if "chosen" in x)
+            if m == "setfit":
+                chosen = f"{r.get('setfit_steps')} contrastive steps"
+            print(f"| {m} | {seeds} | {_pct(r['accuracy_mean'])} / {_pct(r['macro_f1_mean'])} | {secs:.0f} | "
+                  f"{chosen} |")
+        for m, pool in (("auto", BASELINES), ("auto_own", OWN_BASELINES)):
+            if m not in by:
+                continue
+            base = [b for b in pool if b in by]
+            if not base:
+                continue
+            best = max(base, key=lambda b: by[b]["accuracy_mean"])
+            diff = 100 * (by[m]["accuracy_mean"] - by[best]["accuracy_mean"])
+            print(f"\n`{m}` {_pct(by[m]['accuracy_mean'])} is {'above' if diff > 0 else 'NOT above'} the best "
+                  f"{'baseline' if m == 'auto' else 'baseline without pre-trained weights'} `{best}` "
+                  f"{_pct(by[best]['accuracy_mean'])} ({diff:+.1f} points).", end="")
+        print()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
