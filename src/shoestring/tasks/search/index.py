@@ -168,7 +168,12 @@ class Index:
         if self.resolved_backend == "faiss":
             scores, idx = self._faiss_index().search(np.ascontiguousarray(Q), k)
         else:
-            S = Q @ self.vectors.T
+            from shoestring.tasks.classify.linear import one_blas_thread
+
+            # one BLAS thread: a matrix-vector product is memory-bound anyway, and BLAS's own thread pool left
+            # spinning slows the next query's torch encoding (measured: query p95 97 ms -> 6 ms on 2 cores)
+            with one_blas_thread():
+                S = Q @ self.vectors.T
             idx = np.argpartition(-S, k - 1, axis=1)[:, :k] if k < S.shape[1] else np.tile(np.arange(S.shape[1]),
                                                                                              (len(Q), 1))
             scores = np.take_along_axis(S, idx, 1)
