@@ -79,10 +79,11 @@ def test_unsupervised_views_are_equal_without_dropout_and_differ_with_it(tiny_lm
     import copy
 
     from shoestring.learners.contrastive.config import SimCSEConfig
-    from shoestring.learners.contrastive.simcse import SimCSELearner, encode_rows, pool_rows
+    from shoestring.learners.contrastive.learner import pool_rows
+    from shoestring.learners.contrastive.simcse import SimCSELearner
 
     texts = ["guitar violin melody", "stock bond yield dividend equity", "rocket"]
-    rows = encode_rows(tiny_lm.tokenizer_, tiny_lm.special_, texts, 16)
+    rows = tiny_lm._encode_texts(texts, 16)
     for p in (0.0, 0.3):
         model = copy.deepcopy(tiny_lm.model_).train()
         learner = SimCSELearner(model, rows, SimCSEConfig(dropout=p), tiny_lm.special_.pad)
@@ -128,6 +129,8 @@ def test_sentence_transformers_loads_the_export_with_equal_embeddings(tiny_lm, t
         ours /= np.linalg.norm(ours, axis=1, keepdims=True)
         theirs = st.SentenceTransformer(str(tmp_path / pooling), device="cpu").encode(texts)
         np.testing.assert_allclose(theirs, ours, atol=1e-5, err_msg=pooling)
+        # and back in shoestring, pooled as saved
+        np.testing.assert_array_equal(shoestring.load(tmp_path / pooling).transform(texts), enc.transform(texts))
 
 
 def test_simcse_bad_input(tiny_lm):

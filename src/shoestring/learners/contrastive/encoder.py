@@ -64,7 +64,7 @@ class SentenceEncoder(MaskedLM):
         import copy
 
         from shoestring.data.sentences import split_texts
-        from shoestring.learners.contrastive.simcse import SimCSELearner, encode_rows
+        from shoestring.learners.contrastive.simcse import SimCSELearner
         from shoestring.training.seed import seed_everything
 
         c = self.config
@@ -81,7 +81,7 @@ class SentenceEncoder(MaskedLM):
                 units = [units[i] for i in sorted(rng.choice(len(units), c.max_texts, replace=False))]
             if len(units) < 2:
                 raise InputError(f"{len(units)} training text(s) after --split {c.split}: SimCSE needs at least two")
-            rows = encode_rows(self.tokenizer_, self.special_, units, c.seq_len)
+            rows = self._encode_texts(units, c.seq_len)
             mode = "unsupervised"
         else:
             pairs = [tuple(p) for p in pairs]
@@ -89,7 +89,7 @@ class SentenceEncoder(MaskedLM):
             if not pairs or widths - {2, 3} or len(widths) > 1:
                 raise InputError("supervised rows must all be (anchor, positive) or all (anchor, positive, "
                                  f"negative); got widths {sorted(widths)}" if pairs else "no pairs given")
-            cols = [encode_rows(self.tokenizer_, self.special_, [p[k] for p in pairs], c.seq_len)
+            cols = [self._encode_texts([p[k] for p in pairs], c.seq_len)
                     for k in range(widths.pop())]
             rows = list(zip(*cols))
             units = pairs

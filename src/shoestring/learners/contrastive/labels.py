@@ -28,42 +28,21 @@ import copy
 import numpy as np
 
 from shoestring.learners.contrastive.config import ContrastiveConfig
+from shoestring.learners.contrastive.learner import ContrastiveLearner
 
 
-class LabelContrastLearner:
+class LabelContrastLearner(ContrastiveLearner):
     """What the one training loop needs: anchors by index, one same-class positive each, the InfoNCE loss."""
 
-    monitor, mode = "", "min"  # no held-out score: the final weights are kept
     nan_advice = "lower --lr (1e-5) or raise the temperature (0.1)"
 
     def __init__(self, encoder, rows, y, config: ContrastiveConfig, pad_id: int):
-        import torch
-
-        from shoestring.learners.mlm.model import SelfAttention
-
-        self.encoder, self.rows, self.y, self.config, self.pad_id = encoder, rows, np.asarray(y), config, pad_id
-        self.model = encoder  # a CompactBert: its encode() is the network trained (the MLM head is unused)
-        for m in encoder.bert.modules():
-            if isinstance(m, (torch.nn.Dropout, SelfAttention)):
-                m.p = config.dropout
+        # a CompactBert: its encode() is the network trained, mean-pooled (the pooler and MLM head unused)
+        super().__init__(encoder, config, pad_id)
+        self.rows, self.y = rows, np.asarray(y)
         self.n_examples = len(rows)
         self.members = {c: np.flatnonzero(self.y == c) for c in np.unique(self.y)}
         self.rng = np.random.default_rng([config.seed, 1])
-
-    def parameters(self):
-        return [p for n, p in self.encoder.named_parameters() if not n.startswith("cls.")]
-
-    def optimizer(self, params):
-        from shoestring.training.optim import adamw, param_groups
-
-        groups = param_groups(self.encoder.bert, self.config.weight_decay)
-        return adamw(groups, self.config.lr)
-
-    def on_step_start(self, state, optimizer):
-        from shoestring.training.optim import lr_factor
-
-        for g in optimizer.param_groups:
-            g["lr"] = self.config.lr * lr_factor(state.progress, self.config.warmup, "linear")
 
     def _positive(self, i: int) -> int:
         same = self.members[self.y[i]]
@@ -77,19 +56,6 @@ class LabelContrastLearner:
 
         rows = list(idx) + [self._positive(int(i)) for i in idx]
         return [self.rows[r] for r in rows], torch.as_tensor(self.y[rows])
-
-    def loss(self, model, batch, state):
-        import torch.nn.functional as F
-
-        from shoestring.learners.contrastive.loss import info_nce
-        from shoestring.learners.contrastive.simcse import pool_rows
-
-        texts, groups = batch
-        z, tokens = pool_rows(model, texts, self.pad_id, "mean")
-        return info_nce(F.normalize(z, dim=-1), groups, self.config.temperature), {"tokens": tokens}
-
-    def evaluate(self, state):
-        return {}
 
 
 def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, *, callbacks=None):

@@ -151,6 +151,14 @@ class Head(nn.Module):
         self.predictions = Predictions(hidden, vocab)
 
 
+def set_dropout(module: nn.Module, p: float) -> None:
+    """Set every dropout rate of ``module`` to ``p``: hidden-state dropout and attention-probability dropout
+    (``SelfAttention.p``), e.g. BERT's 0.1 for fine-tuning a model pre-trained without any."""
+    for m in module.modules():
+        if isinstance(m, (nn.Dropout, SelfAttention)):
+            m.p = p
+
+
 def attention_mask(segments: torch.Tensor | None, pad: torch.Tensor | None = None):
     """Boolean (B, 1, T, T) mask, True where query i may attend to key j: same document, key not padding."""
     if segments is None and pad is None:

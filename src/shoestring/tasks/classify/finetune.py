@@ -38,7 +38,7 @@ class _Net:
         import torch
         from torch import nn
 
-        from shoestring.learners.mlm.model import SelfAttention
+        from shoestring.learners.mlm.model import set_dropout
 
         class BertForSequenceClassification(nn.Module):
             def __init__(self):
@@ -47,9 +47,7 @@ class _Net:
                 self.bert.requires_grad_(True)  # the pooler was frozen during masked-LM pre-training
                 # BERT's fine-tuning dropout everywhere (hidden and attention), as the exported config.json
                 # says; masked-LM pre-training here usually ran without any
-                for m in self.bert.modules():
-                    if isinstance(m, (nn.Dropout, SelfAttention)):  # SelfAttention.p: attention-probability dropout
-                        m.p = dropout
+                set_dropout(self.bert, dropout)
                 self.dropout = nn.Dropout(dropout)
                 self.classifier = nn.Linear(encoder.sizes["hidden"], n_classes)
                 nn.init.normal_(self.classifier.weight, std=0.02)

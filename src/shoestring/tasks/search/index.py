@@ -100,10 +100,10 @@ class Index:
         if len(ids) != len(texts) or len(fields) != len(texts):
             raise InputError(f"{len(texts)} texts but {len(ids)} ids and {len(fields)} field rows")
         seen = {r["id"] for r in self.rows}
-        dup = next((i for i in ids if i in seen), None) or (None if len(set(ids)) == len(ids) else
-                                                             next(i for i in ids if ids.count(i) > 1))
-        if dup is not None:
-            raise InputError(f"id {dup!r} is already in the index", hint="ids must be unique")
+        for i in ids:  # new ids must differ from the index's and from each other
+            if i in seen:
+                raise InputError(f"id {i!r} is already in the index", hint="ids must be unique")
+            seen.add(i)
         parts = []
         bar = None
         if progress:
