@@ -215,6 +215,14 @@ def write_json(path: str | os.PathLike, obj, *, atomic: bool = True) -> None:
     os.replace(tmp, path)
 
 
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file (an SVG, a table) atomically: a reader sees the old file or the new one, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_jsonl(path: str | os.PathLike, rows) -> None:
     """Write dict rows as JSON lines (gzip-compressed for a ``.gz`` name), atomically."""
     import gzip

@@ -18,6 +18,9 @@
     shoestring evaluate sts stsb.jsonl simcse/ tfidf  STS Spearman, alignment, uniformity   (cli/similarity.py)
     shoestring index corpus.jsonl simcse/ -o index/   a semantic-search index
     shoestring search index/ "query" -k 10
+    shoestring al simulate ../shared/data/ag_news --plot curves.svg    active-learning curves      (cli/active.py)
+    shoestring label corpus.jsonl --labels a,b,c      label in the browser with active learning     (cli/label.py)
+    shoestring label export corpus.labels.db -o labels.jsonl   (also csv, prodigy, labelstudio; `label import`)
     shoestring bench fewshot --data ../shared/data/ag_news --json results.json                     (cli/bench.py)
 
 Options come from the typed configs; options several commands share are declared once in ``cli/common.py``.
@@ -34,7 +37,8 @@ import sys
 from shoestring import __version__
 from shoestring.errors import ShoestringError
 
-COMMANDS = ("bench", "data", "pretrain", "topics", "embed", "train", "predict", "similarity")  # modules, in --help order
+# modules, in --help order
+COMMANDS = ("bench", "data", "pretrain", "topics", "embed", "train", "predict", "similarity", "active", "label")
 
 
 def build_parser() -> argparse.ArgumentParser:

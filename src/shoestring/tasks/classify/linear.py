@@ -1,7 +1,12 @@
-"""The linear model the few-label recipe and the benchmark baselines share: scikit-learn's multinomial
-logistic regression, fitted on one BLAS thread."""
+"""The linear model the few-label recipe, active learning and the benchmark baselines share: scikit-learn's
+multinomial logistic regression, fitted on one BLAS thread, and :class:`LinearHead`, a fitted one as plain
+arrays (saved as safetensors, never pickled)."""
 
 from __future__ import annotations
+
+import numpy as np
+
+from shoestring.errors import InputError
 
 MAX_ITER = 2000  # lbfgs iterations: enough for TF-IDF blocks of 10^5 columns at C = 100
 
@@ -26,3 +31,29 @@ def one_blas_thread():
 
         return contextlib.nullcontext()
     return threadpool_limits(limits=1)
+
+
+class LinearHead:
+    """A fitted logistic regression as plain arrays: softmax(X W^T + b) (binary: the logistic of one score),
+    exactly scikit-learn's ``predict_proba``, without pickling scikit-learn objects."""
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, n_classes: int):
+        # C order: safetensors writes the raw buffer, and scikit-learn's coef_ can be Fortran-ordered
+        self.coef = np.ascontiguousarray(coef, dtype=np.float64)
+        self.intercept = np.ascontiguousarray(intercept, dtype=np.float64)
+        self.n_classes = n_classes
+
+    @classmethod
+    def from_sklearn(cls, model, n_classes: int) -> "LinearHead":
+        if len(model.classes_) != n_classes:
+            raise InputError("the model saw fewer classes than were labelled")
+        return cls(np.asarray(model.coef_), np.asarray(model.intercept_), n_classes)
+
+    def predict_proba(self, X) -> np.ndarray:
+        z = np.asarray(X @ self.coef.T) + self.intercept
+        if self.coef.shape[0] == 1:  # binary
+            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.stack([1.0 - p, p], axis=1)
+        z -= z.max(1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(1, keepdims=True)

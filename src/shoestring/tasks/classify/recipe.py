@@ -48,6 +48,7 @@ from shoestring.artifacts import write_json
 from shoestring.errors import ArtifactError, ConfigError, InputError
 from shoestring.tasks.classify.config import RecipeConfig
 from shoestring.tasks.classify.estimator import LabelPredictor, _normalized
+from shoestring.tasks.classify.linear import LinearHead
 from shoestring.tasks.classify.linear import logistic_regression as _head
 from shoestring.tasks.classify.linear import one_blas_thread as _one_thread
 from shoestring.tasks.classify.views import EmbeddingView, TfidfView
@@ -180,7 +181,7 @@ class FewLabelClassifier(LabelPredictor):
             else:
                 semi.pop("X_pool", None)
                 model = _head(C, c.seed).fit(X, y)
-        self.head_ = _LinearHead.from_sklearn(model, len(self.classes_))
+        self.head_ = LinearHead.from_sklearn(model, len(self.classes_))
         self.C_ = C
         self.history_ = []
         self.training_ = {"chosen": chosen, "C": C, "why": reason, "contrastive": tuned, "semi_supervised": semi,
@@ -400,33 +401,7 @@ class FewLabelClassifier(LabelPredictor):
             else:
                 raise ArtifactError(f"unknown view type {v['type']!r}", path=path, hint="a newer shoestring wrote it")
         head = load_file(str(path / "head.safetensors"))
-        self.head_ = _LinearHead(head["coef"], head["intercept"], len(self.classes_))
+        self.head_ = LinearHead(head["coef"], head["intercept"], len(self.classes_))
         if self.head_.coef.shape[1] != sum(v.dim for v in self.views_):
             raise ArtifactError("head.safetensors does not fit the saved views", path=path)
         self.cv_ = read_json(path / "cv.json")
-
-
-class _LinearHead:
-    """A fitted logistic regression as plain arrays: softmax(X W^T + b) (binary: the logistic of one score),
-    exactly scikit-learn's ``predict_proba``, without pickling scikit-learn objects."""
-
-    def __init__(self, coef: np.ndarray, intercept: np.ndarray, n_classes: int):
-        # C order: safetensors writes the raw buffer, and scikit-learn's coef_ can be Fortran-ordered
-        self.coef = np.ascontiguousarray(coef, dtype=np.float64)
-        self.intercept = np.ascontiguousarray(intercept, dtype=np.float64)
-        self.n_classes = n_classes
-
-    @classmethod
-    def from_sklearn(cls, model, n_classes: int) -> "_LinearHead":
-        if len(model.classes_) != n_classes:
-            raise InputError("the model saw fewer classes than were labelled")
-        return cls(np.asarray(model.coef_), np.asarray(model.intercept_), n_classes)
-
-    def predict_proba(self, X) -> np.ndarray:
-        z = np.asarray(X @ self.coef.T) + self.intercept
-        if self.coef.shape[0] == 1:  # binary
-            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
-            return np.stack([1.0 - p, p], axis=1)
-        z -= z.max(1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(1, keepdims=True)
