@@ -4,7 +4,8 @@ The package is laid out as the method is used:
 
 - ``shoestring.data``: corpora in (readers, tokenizer, vocabulary, prepared artifacts);
 - ``shoestring.learners``: representation learners (``vampire``: the bag-of-words VAE; ``mlm``: compact BERTs
-  with masked-LM or ELECTRA; ``vectors``: PPMI-SVD word vectors);
+  with masked-LM or ELECTRA; ``lm``: bidirectional LSTM language models, ELMo-C's continuous output among their
+  output layers; ``vectors``: PPMI-SVD word vectors);
 - ``shoestring.tasks``: uses of representations (``classify``: few-label classification, BERT fine-tuning);
 - ``shoestring.training``: the one training loop and its callbacks;
 - ``shoestring.evaluation``: NPMI, classification metrics, the HTML report;
@@ -20,6 +21,8 @@ _LAZY = {
     "VampireConfig": "shoestring.learners.vampire.config",
     "MaskedLM": "shoestring.learners.mlm.estimator",
     "MLMConfig": "shoestring.learners.mlm.config",
+    "LanguageModel": "shoestring.learners.lm.estimator",
+    "LMConfig": "shoestring.learners.lm.config",
     "TokenCorpus": "shoestring.data.tokens",
     "prepare_tokens": "shoestring.data.tokens",
     "BertClassifier": "shoestring.tasks.classify.finetune",

@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "vampire": "shoestring.learners.vampire.estimator:VAMPIRE",
     "word-vectors": "shoestring.learners.vectors.ppmi:WordVectors",
     "mlm": "shoestring.learners.mlm.estimator:MaskedLM",
+    "lm": "shoestring.learners.lm.estimator:LanguageModel",
     "sentence-encoder": "shoestring.learners.contrastive.encoder:SentenceEncoder",
     "classifier": "shoestring.tasks.classify.estimator:TextClassifier",
     "bert-classifier": "shoestring.tasks.classify.finetune:BertClassifier",
@@ -86,6 +87,6 @@ def load_embedder(path):
         raise ArtifactError(str(e), path=path) from None
     if not embeds:
         raise ArtifactError(f"cannot embed with a {kind_of(path)!r} folder", path=path,
-                            hint="use an embedder: a VAMPIRE, masked-LM, sentence-encoder, word-vector or "
-                                 "classifier-with-VAMPIRE folder")
+                            hint="use an embedder: a VAMPIRE, masked-LM, language-model (lm), sentence-encoder, "
+                                 "word-vector or classifier-with-VAMPIRE folder")
     return model

@@ -7,10 +7,10 @@ def register(sub) -> None:
     from shoestring.cli.common import add_output, add_read
 
     s = sub.add_parser("embed", help="document vectors of texts (VAMPIRE, a compact BERT, a SimCSE sentence encoder, "
-                                     "word vectors, a BERT-family checkpoint folder, or a classifier's "
-                                     "fine-tuned VAMPIRE), as .npy or appended to JSONL")
-    s.add_argument("model", help="a model folder: VAMPIRE, masked LM, sentence encoder, word vectors, a classifier "
-                                 "with VAMPIRE, or a Hugging Face BERT-family checkpoint (mean-pooled)")
+                                     "a bidirectional LSTM LM, word vectors, a BERT-family checkpoint folder, or a "
+                                     "classifier's fine-tuned VAMPIRE), as .npy or appended to JSONL")
+    s.add_argument("model", help="a model folder: VAMPIRE, masked LM, sentence encoder, LSTM LM, word vectors, a "
+                                 "classifier with VAMPIRE, or a Hugging Face BERT-family checkpoint (mean-pooled)")
     s.add_argument("input", nargs="+", help="texts to embed")
     add_output(s, "out.npy, or out.jsonl(.gz) (input rows + a vector field)")
     s.add_argument("--field", default="vampire", help="JSONL field for the vector (default: vampire)")

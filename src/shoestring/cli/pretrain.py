@@ -1,4 +1,4 @@
-"""``shoestring pretrain vampire|mlm|vectors|simcse`` and ``shoestring presets``: learn representations."""
+"""``shoestring pretrain vampire|mlm|lm|vectors|simcse`` and ``shoestring presets``: learn representations."""
 
 from __future__ import annotations
 
@@ -34,6 +34,19 @@ def register(sub) -> None:
     add_processes(s)
     MLMConfig.add_arguments(s)
     s.set_defaults(func=cmd_pretrain_mlm)
+
+    from shoestring.learners.lm.config import LMConfig
+
+    s = pre.add_parser("lm", help="a word-level bidirectional LSTM language model (ELMo) on raw text; by default "
+                                  "with ELMo-C's continuous output, which predicts each word's embedding instead of "
+                                  "a softmax over the vocabulary")
+    s.add_argument("inputs", nargs="+", help="text files (any format `prepare` reads)")
+    add_output(s)
+    add_config(s)
+    add_resume(s)
+    add_read(s)
+    LMConfig.add_arguments(s)
+    s.set_defaults(func=cmd_pretrain_lm)
 
     s = pre.add_parser("vectors", help="domain word vectors (PPMI + SVD) from raw text, for the classifier")
     s.add_argument("inputs", nargs="+", help="text files (any format `prepare` reads)")
@@ -103,6 +116,28 @@ def cmd_pretrain_mlm(a):
               f"(accuracy {last.get('valid_accuracy', float('nan')):.1%} at the last evaluation); {t['steps']} "
               f"steps, {t['tokens']:,} tokens in {t['seconds']:.0f} s = {t['tokens_per_second']:,} tokens/s "
               f"({t['stop_reason']})")
+
+
+def cmd_pretrain_lm(a):
+    from shoestring.learners.lm.config import LMConfig
+    from shoestring.learners.lm.estimator import LanguageModel
+    from shoestring.training.loop import Trainer
+
+    config = load_config(LMConfig, a)  # a bad combination of settings fails here, before the files are read
+    out, ckpt = output_and_checkpoint(a)
+    lm = LanguageModel(config).fit(read_texts(a.inputs, a), checkpoint_dir=ckpt, resume=a.resume)
+    lm.save_pretrained(out, overwrite=a.overwrite or a.resume)
+    Trainer.clear_checkpoint(ckpt)
+    t, v = lm.training_, lm.training_["validation"]
+    quality = (f"perplexity {v['valid_perplexity']:.1f}, " if "valid_perplexity" in v else "") + \
+        f"top-10 {v.get('valid_top10', float('nan')):.1%}, mean rank {v.get('valid_mean_rank', float('nan')):.0f}"
+    p = t["parameters"]
+    print(f"{out}: {config.output_layer} output layer, V = {len(lm.vocab_):,}; {p['total']:,} trainable parameters "
+          f"({p['output']:,} in the output layer); validation loss {v.get('valid_loss', float('nan')):.4g} "
+          f"({quality}); {t['steps']} steps, {t['tokens']:,} tokens in {t['seconds']:.0f} s = "
+          f"{t['tokens_per_second']:,} tokens/s ({t['stop_reason']})")
+    if lm.targets_ is not None:
+        print(f"    targets: {lm.targets_['summary']}")
 
 
 def cmd_pretrain_simcse(a):
