@@ -3,6 +3,8 @@ export, and the text units SimCSE trains on (data/sentences)."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -261,3 +263,31 @@ def test_embed_takes_sentence_encoders_and_plain_checkpoint_folders(tiny_lm, tmp
     assert main(["embed", str(tmp_path / "clf"), str(tmp_path / "t.jsonl"), "-o", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "clf") in err and "VAMPIRE" in err and not (tmp_path / "x.npy").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="not tested on Windows")
+def test_simcse_trains_data_parallel_with_processes(tiny_lm, tmp_path):
+    """`pretrain simcse --processes 2`: the one loop's data parallelism (each process encodes half of the global
+    batch; in-batch negatives are each process's own half), the same number of steps as one process, and a
+    folder that loads and embeds."""
+    import json
+    import os
+    import subprocess
+
+    tiny_lm.save_pretrained(tmp_path / "lm")
+    write_jsonl(tmp_path / "s.jsonl", [{"text": a} for a, _ in paraphrases(64, seed=3)])
+    common = ["pretrain", "simcse", str(tmp_path / "s.jsonl"), "--init-from", str(tmp_path / "lm"),
+              "--batch-size", "16", "--max-epochs", "2", "--seq-len", "32", "--threads", "1", "--no-progress"]
+    r = subprocess.run([sys.executable, "-m", "shoestring", *common, "-o", str(tmp_path / "ddp"), "--processes", "2"],
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    from shoestring.cli import main
+
+    assert main([*common, "-o", str(tmp_path / "single")]) == 0
+    ddp = json.loads((tmp_path / "ddp" / "training_log.json").read_text())["training"]
+    one = json.loads((tmp_path / "single" / "training_log.json").read_text())["training"]
+    assert ddp["steps"] == one["steps"] > 0 and ddp["epochs"] == one["epochs"] == 2
+    X = shoestring.load(tmp_path / "ddp").transform(["orbit rocket planet", "recipe butter garlic"])
+    assert X.shape[0] == 2 and np.isfinite(X).all()

@@ -5,6 +5,9 @@ them are each other's positives - and, if it has one, ``evaluate``."""
 
 from __future__ import annotations
 
+import torch
+from torch import nn
+
 
 def pool(model, ids, pad, pooling: str, mlp: bool = False):
     """Sentence vectors (B, H) of a padded batch: mean of token states, or [CLS] (through the pooler if ``mlp``)."""
@@ -16,24 +19,41 @@ def pool(model, ids, pad, pooling: str, mlp: bool = False):
     return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)
 
 
-def pool_rows(model, rows, pad_id: int, pooling: str, mlp: bool = False, chunk: int | None = None):
+class SentencePooler(nn.Module):
+    """The module a contrastive learner trains: a padded batch of token ids -> its sentence vectors. Its
+    ``forward`` is the pooling, so that under ``torchrun`` the call goes through DistributedDataParallel's
+    forward (which prepares the gradient all-reduce) instead of around it."""
+
+    def __init__(self, lm, pooling: str = "mean", mlp: bool = False):
+        super().__init__()
+        self.lm, self.pooling, self.mlp = lm, pooling, mlp
+
+    def forward(self, ids, pad):
+        return pool(self.lm, ids, pad, self.pooling, self.mlp)
+
+
+def pool_rows(model, rows, pad_id: int, pooling: str = "mean", mlp: bool = False, chunk: int | None = None):
     """Sentence vectors (len(rows), H) of token-id lists, and the number of real (non-padding) tokens.
+
+    ``model``: a :class:`SentencePooler` (or its DistributedDataParallel wrapper), which pools as it was built
+    to, or a bare BERT-family module, pooled by ``pooling`` and ``mlp``.
 
     ``chunk``: encode in pieces of that many rows of similar length instead of one batch padded to its longest
     row (a sentence's vector does not depend on the other rows, so the gradients are the same). Fewer padding
     tokens, but smaller matrix products: measured on 2 busy cores with all-MiniLM-L6-v2 and 32 texts, chunks
     of 8 were 0.7x the speed of one batch and chunks of 16 0.9-1.3x, so the default is one batch."""
     import numpy as np
-    import torch
 
     from shoestring.learners.mlm.model import pad_batch
+
+    wrapped = isinstance(model, (SentencePooler, nn.parallel.DistributedDataParallel))
 
     order = np.argsort([len(r) for r in rows], kind="stable")
     chunk = chunk or len(rows)
     parts, tokens = [], 0
     for s in range(0, len(order), chunk):
         ids, pad = pad_batch([rows[i] for i in order[s:s + chunk]], pad_id)
-        parts.append(pool(model, ids, pad, pooling, mlp))
+        parts.append(model(ids, pad) if wrapped else pool(model, ids, pad, pooling, mlp))
         tokens += int((~pad).sum())
     z = torch.cat(parts)
     inverse = torch.empty(len(order), dtype=torch.long)
@@ -52,7 +72,8 @@ class ContrastiveLearner:
     def __init__(self, model, config, pad_id: int, *, pooling: str = "mean", mlp: bool = False):
         from shoestring.learners.mlm.model import set_dropout
 
-        self.model, self.config, self.pad_id, self.pooling, self.mlp = model, config, pad_id, pooling, mlp
+        self.lm, self.config, self.pad_id, self.pooling, self.mlp = model, config, pad_id, pooling, mlp
+        self.model = SentencePooler(model, pooling, mlp)  # what the loop trains (trains ``model`` in place)
         set_dropout(model.bert, config.dropout)  # SimCSE's augmentation, SetFit's regulariser: on
         model.bert.pooler.requires_grad_(mlp)  # the pooler MLP trains only when it is used
         model.cls.requires_grad_(False)  # the masked-LM head is not trained here
@@ -63,7 +84,7 @@ class ContrastiveLearner:
     def optimizer(self, params):
         from shoestring.training.optim import adamw, param_groups
 
-        return adamw(param_groups(self.model.bert, self.config.weight_decay), self.config.lr)
+        return adamw(param_groups(self.lm.bert, self.config.weight_decay), self.config.lr)
 
     def on_step_start(self, state, optimizer):
         from shoestring.training.optim import lr_factor
@@ -77,7 +98,7 @@ class ContrastiveLearner:
         from shoestring.learners.contrastive.loss import info_nce
 
         rows, groups = batch
-        z, tokens = pool_rows(model, rows, self.pad_id, self.pooling, mlp=self.mlp)
+        z, tokens = pool_rows(model, rows, self.pad_id)  # model: the SentencePooler, or its DDP wrapper
         return info_nce(F.normalize(z, dim=-1), groups, self.config.temperature), {"tokens": tokens}
 
     def evaluate(self, state):
