@@ -16,7 +16,8 @@ run 20newsgroups email
 run ag_news html
 python benchmarks/al_latency.py --data "$DATA/ag_news" --model bench-work/ag_news/vampire --json "$OUT/al_latency.json"
 run imdb html
-# MiniLM: embedding 25k long imdb reviews takes ~15 minutes on 2 cores, so imdb uses 10k pool / 5k test samples
+# MiniLM features (2026-12-02 only ag_news was run: embedding 20newsgroups' 19k long messages took over half
+# an hour on the busy 2-core machine and was stopped); imdb uses 10k pool / 5k test samples
 run 20newsgroups email --model "$MINILM" --json "$OUT/al_20newsgroups_minilm.json" --plot "$OUT/al_20newsgroups_minilm.svg"
 run ag_news html --model "$MINILM" --json "$OUT/al_ag_news_minilm.json" --plot "$OUT/al_ag_news_minilm.svg"
 run imdb html --model "$MINILM" --max-pool 10000 --max-test 5000 --json "$OUT/al_imdb_minilm.json" \
