@@ -6,5 +6,9 @@
   warm-started linear head retrained in milliseconds;
 - :mod:`~shoestring.tasks.active.simulate`: replay active learning with gold labels as the oracle - learning
   curves, area under the curve, labels needed to reach a target, a stopping criterion;
-- :mod:`~shoestring.tasks.active.plot`: the learning curves as an SVG.
+- :mod:`~shoestring.tasks.active.plot`: the learning curves as an SVG;
+- :mod:`~shoestring.tasks.active.store`: the labels of a labeling project in SQLite (leases, events, undo);
+- :mod:`~shoestring.tasks.active.formats`: labels out and in - JSONL, CSV, Prodigy, Label Studio.
+
+The labeling web app that puts them together is :mod:`shoestring.apps.label`.
 """

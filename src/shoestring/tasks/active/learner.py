@@ -58,7 +58,7 @@ class ActiveLearner:
         self._lock = threading.Lock()        # guards labels_ and the generator
         self._train_lock = threading.Lock()  # one retrain at a time (the warm start belongs to it)
         self._head: _Head | None = None
-        self._lr = None
+        self._lr, self._lr_classes = None, None  # the warm-started solver and the classes it was fitted on
         self._version = 0
 
     # ------------------------------------------------------------------ labels
@@ -108,13 +108,13 @@ class ActiveLearner:
             classes = sorted(set(snap.values()))
             self._version += 1
             if len(classes) < 2:
-                self._head, self._lr = None, None
+                self._head, self._lr, self._lr_classes = None, None, None
                 return time.perf_counter() - t0
             rows = np.fromiter(snap, np.int64, len(snap))
             y = np.array([classes.index(snap[i]) for i in rows])
-            if self._lr is None or getattr(self._lr, "n_classes_seen", None) != len(classes):
+            if self._lr is None or self._lr_classes != classes:  # a warm start needs the same classes
                 self._lr = logistic_regression(self.C, self.seed, warm_start=True)
-            self._lr.n_classes_seen = len(classes)
+            self._lr_classes = classes
             with one_blas_thread():
                 self._lr.fit(self.X_[rows], y)
             seconds = time.perf_counter() - t0
