@@ -46,17 +46,15 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from output_layers import mem_available_gb  # noqa: E402
+from output_layers import mem_available_gb, run_child, write_results  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPORA = [DATA / "imdb" / "train.jsonl.gz", DATA / "imdb" / "unlabeled.jsonl.gz"]
@@ -231,13 +229,7 @@ def main(argv=None):
                 row["skipped"] = f"needs ~{need:.1f} GB, budget {budget} GB (--memory-gb)"
             else:
                 cfg = {**settings, "layer": layer, "workdir": tmp}
-                r = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg)], capture_output=True,
-                                   text=True, env={**os.environ, "OMP_NUM_THREADS": str(a.threads),
-                                                   "OMP_WAIT_POLICY": a.omp_wait_policy})
-                if r.returncode:
-                    row["error"] = (r.stderr.strip().splitlines() or ["killed"])[-1][:200]
-                else:
-                    row.update(json.loads(r.stdout.strip().splitlines()[-1]))
+                row.update(run_child(__file__, cfg, a.threads, a.omp_wait_policy))
             results.append(row)
             full = next((x for x in results if x["layer"] == "full" and "ms_median" in x), None)
             if "ms_median" in row:
@@ -251,13 +243,8 @@ def main(argv=None):
                 print(f"{layer:<12}  {row.get('skipped') or row.get('error')}", flush=True)
     print(f"total {time.time() - t0:.0f} s")
     if a.json:
-        import torch
-
-        machine = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-                   "cpus": os.cpu_count(), "processor": platform.processor()}
-        with open(a.json, "w", encoding="utf-8") as f:
-            json.dump({"settings": settings, "corpus": corpus, "machine": machine, "results": results,
-                       "seconds": round(time.time() - t0)}, f, indent=2)
+        write_results(a.json, {"settings": settings, "corpus": corpus, "results": results,
+                               "seconds": round(time.time() - t0)})
         print(f"wrote {a.json}")
 
 

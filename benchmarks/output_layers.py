@@ -79,6 +79,26 @@ def mem_available_gb() -> float:
     return 8.0
 
 
+def run_child(script: str, cfg: dict, threads: int, wait_policy: str) -> dict:
+    """Run ``script --child CFG`` in a fresh process (so each measurement has its own peak memory) and return the
+    JSON it prints last, or ``{"error": its last stderr line}``."""
+    r = subprocess.run([sys.executable, script, "--child", json.dumps(cfg)], capture_output=True, text=True,
+                       env={**os.environ, "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": wait_policy})
+    if r.returncode:
+        return {"error": (r.stderr.strip().splitlines() or ["killed"])[-1][:200]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def write_results(path, payload: dict) -> None:
+    """Write a benchmark's results as JSON with the machine they were measured on."""
+    import torch
+
+    machine = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+               "cpus": os.cpu_count(), "processor": platform.processor()}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({**payload, "machine": machine}, f, indent=2)
+
+
 # ---------------------------------------------------------------------------------------------- one run (child)
 def build(layer: str, V: int, h: int, d: int, k: int):
     import torch
@@ -202,13 +222,7 @@ def main(argv=None):
                 row["skipped"] = f"needs ~{need:.1f} GB, budget {budget} GB (--memory-gb)"
             else:
                 cfg = {**settings, "vocab": V, "layer": layer, "budget_gb": budget}
-                r = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg)], capture_output=True,
-                                   text=True, env={**os.environ, "OMP_NUM_THREADS": str(a.threads),
-                                                   "OMP_WAIT_POLICY": a.omp_wait_policy})
-                if r.returncode:
-                    row["error"] = (r.stderr.strip().splitlines() or ["killed"])[-1][:200]
-                else:
-                    row.update(json.loads(r.stdout.strip().splitlines()[-1]))
+                row.update(run_child(__file__, cfg, a.threads, a.omp_wait_policy))
             results.append(row)
             if "ms_median" in row:
                 print(f"{V:>9,}  {layer:<14}{row['ms_median']:>10.1f}{row['ms_min']:>9.1f}{row['peak_mb']:>10.1f}"
@@ -217,13 +231,7 @@ def main(argv=None):
                 print(f"{V:>9,}  {layer:<14}  {row.get('skipped') or row.get('error')}", flush=True)
     print(f"total {time.time() - t0:.0f} s")
     if a.json:
-        import torch
-
-        machine = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-                   "cpus": os.cpu_count(), "processor": platform.processor()}
-        with open(a.json, "w", encoding="utf-8") as f:
-            json.dump({"settings": settings, "machine": machine, "results": results,
-                       "seconds": round(time.time() - t0)}, f, indent=2)
+        write_results(a.json, {"settings": settings, "results": results, "seconds": round(time.time() - t0)})
         print(f"wrote {a.json}")
 
 

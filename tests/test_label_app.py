@@ -30,15 +30,20 @@ def three_topics(n: int = 60, seed: int = 0):
     return docs
 
 
-@pytest.fixture(scope="module")
-def work(tmp_path_factory):
+def write_work(d):
+    """The corpus (``corpus.jsonl``, texts only) and tiny word vectors (``wv/``) in ``d``; returns ``(d, gold
+    label by document id, texts)``."""
     from shoestring.learners.vectors.ppmi import WordVectors
 
-    d = tmp_path_factory.mktemp("label_app")
     docs = three_topics()
     write_jsonl(d / "corpus.jsonl", [{"text": r["text"]} for r in docs])
     WordVectors(dim=8, min_count=1).fit([r["text"] for r in docs]).save_pretrained(d / "wv")
     return d, {str(i): r["label"] for i, r in enumerate(docs)}, [r["text"] for r in docs]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return write_work(tmp_path_factory.mktemp("label_app"))
 
 
 @pytest.fixture

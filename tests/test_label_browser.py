@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_jsonl
-from test_label_app import LABELS, three_topics
+from test_label_app import LABELS, write_work
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +40,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    from shoestring.learners.vectors.ppmi import WordVectors
-
-    d = tmp_path_factory.mktemp("label_browser")
-    docs = three_topics()
-    write_jsonl(d / "corpus.jsonl", [{"text": r["text"]} for r in docs])
-    WordVectors(dim=8, min_count=1).fit([r["text"] for r in docs]).save_pretrained(d / "wv")
-    return d, {str(i): r["label"] for i, r in enumerate(docs)}
+    d, truth, _ = write_work(tmp_path_factory.mktemp("label_browser"))
+    return d, truth
 
 
 class Server:

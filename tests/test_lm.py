@@ -150,6 +150,22 @@ def test_saved_folder_loads_as_an_embedder_with_the_same_vectors_and_embed_uses_
     assert "4 x 48" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("kw", [dict(output_layer="full"), dict(output_layer="adaptive"),
+                                dict(output_layer="sampled", samples=6),
+                                dict(output_layer="continuous", targets_dim=8, subword_buckets=32),
+                                dict(output_layer="continuous", targets_dim=8, representation="top"),
+                                dict(output_layer="continuous", targets_dim=8, representation="mix")])
+def test_every_shape_changing_option_saves_reloads_and_gives_the_same_vectors_and_words(kw, tmp_path):
+    lm = LanguageModel(**{**TINY, "max_epochs": 2}, **kw).fit(CORPUS)
+    lm.save_pretrained(tmp_path / "lm")
+    back = shoestring.load(tmp_path / "lm")
+    probe = ["alpha bravo charlie. delta echo", "kilo lima zulu"]
+    assert back.dim == lm.dim
+    np.testing.assert_array_equal(back.transform(probe), lm.transform(probe))
+    assert back.predict_words(probe[0]) == lm.predict_words(probe[0])
+    assert back.predict_words(probe[1], direction="backward") == lm.predict_words(probe[1], direction="backward")
+
+
 def test_pretrain_lm_command_trains_saves_and_refuses_a_bad_combination(tmp_path, capsys):
     from shoestring.cli import main
 
