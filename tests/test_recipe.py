@@ -1,5 +1,7 @@
 """The few-label recipe: views combined, chosen by cross-validation on the labels, saved and loaded."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -188,3 +190,33 @@ def test_cli_recipe_refuses_the_networks_settings(tmp_path, capsys):
                  "--minutes", "0.5", "--seed", "3"]) == 0
     meta = shoestring.load(tmp_path / "r")
     assert meta.config.minutes == 0.5 and meta.config.seed == 3 and meta.training_["budget_seconds"] == 30.0
+
+
+def test_the_budget_bounds_the_pool_methods_and_every_phase_is_timed(monkeypatch):
+    """With a budget too small to judge self-training and label spreading, the fit skips them and says so,
+    rather than overrunning; every phase's seconds are in training_."""
+    import shoestring.tasks.classify.semisup as semisup
+
+    rng = np.random.default_rng(3)
+    names = list(GROUPS)
+    labels = [g for g in names for _ in range(6)]
+    texts = [" ".join(rng.choice(GROUPS[g], 5)) for g in labels]
+    pool = [" ".join(rng.choice(GROUPS[g], 8)) for g in names for _ in range(60)]
+    slow_spread = semisup.spread_and_fit
+
+    def spread(*a, **k):  # a pool method that takes 1 s a fold: 3+ folds cannot fit in the 3 s budget
+        time.sleep(1.0)
+        return slow_spread(*a, **k)
+
+    monkeypatch.setattr(semisup, "spread_and_fit", spread)
+    monkeypatch.setattr(semisup, "self_train", lambda *a, **k: spread(*a, **k))
+    clf = FewLabelClassifier(c_grid=[10.0], minutes=0.05, random_state=0).fit(texts, labels, unlabeled=pool)
+    t = clf.training_
+    semi = t["semi_supervised"]
+    assert semi["used"] is False and "skipped" in semi["why"], semi["why"]
+    assert all("skipped" in v for v in semi["cv"].values())
+    assert t["seconds"] < 3.0 + 1.5  # at most one fold's overrun
+    assert {"fit views", "embed labelled", "cross-validate views", "embed pool", "judge pool methods",
+            "final fit"} <= set(t["phases"])
+    assert sum(t["phases"].values()) <= t["seconds"] + 0.05
+    assert clf.predict(texts[:3])

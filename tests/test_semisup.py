@@ -6,6 +6,8 @@ cluster and a big unlabeled pool drawn from the same clusters.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -263,7 +265,8 @@ def test_cv_gain_positive_on_planted_pool_and_not_on_noise():
         for m in ("accuracy", "macro_f1"):
             assert res["gain"][m] == pytest.approx(res["semi"][m] - res["supervised"][m])
             assert res["semi"][m] == pytest.approx(np.mean([f["semi"][m] for f in res["folds"]]))
-    assert cv_gain(make_model, X_l, y_l, X_u, "self_train") == good  # deterministic
+    again = cv_gain(make_model, X_l, y_l, X_u, "self_train")
+    assert {**again, "seconds": 0} == {**good, "seconds": 0}  # deterministic (but for the time it took)
 
 
 def test_cv_gain_with_very_few_labels(edge_task):
@@ -292,3 +295,20 @@ def test_cv_gain_with_very_few_labels(edge_task):
     assert res["possible"] and len(calls) == len(res["folds"]) == 6 and res["gain"]["accuracy"] == 0.0
     with pytest.raises(ValueError, match="unknown method"):
         cv_gain(make_model, X_l, y_l, X_u, "co_training")
+
+
+def test_cv_gain_stops_when_the_folds_would_not_fit_the_time_allowed(edge_task):
+    X_l, y_l, X_u, *_ = edge_task
+    calls = []
+
+    def slow(mk, X, y, pool):
+        calls.append(len(y))
+        time.sleep(0.2)
+        return mk().fit(X, y)
+
+    res = cv_gain(make_model, X_l, y_l, X_u, slow, n_splits=3, max_seconds=0.3)  # 3 folds need ~0.6 s
+    assert res["possible"] is False and "over the 0.3 s allowed" in res["reason"] and "3 folds" in res["reason"]
+    assert len(calls) == 1  # stopped after the first fold showed the rest would not fit
+    assert cv_gain(make_model, X_l, y_l, X_u, slow, max_seconds=0)["possible"] is False and len(calls) == 1
+    full = cv_gain(make_model, X_l, y_l, X_u, slow, n_splits=3, max_seconds=30)
+    assert full["possible"] and len(calls) == 4 and full["seconds"] >= 0.6

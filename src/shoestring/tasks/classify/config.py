@@ -69,7 +69,8 @@ class RecipeConfig(Config):
                                          "off, self_train or label_spread (always)", choices=SEMI)
     threshold: float = param(0.9, "a pseudo-label needs at least this probability (self-training) or confidence "
                                   "(label spreading)", min=0.0, max=1.0)
-    max_pool: int = param(20000, "use at most this many unlabeled texts for pseudo-labels (a seeded sample)", min=1)
+    max_pool: int = param(20000, "use at most this many unlabeled texts (a seeded sample) for the TF-IDF "
+                                      "view's IDF and for pseudo-labels", min=1)
     contrastive: str = param("auto", "fine-tune the --checkpoint encoder on the labels with a contrastive loss "
                                      "(SetFit-style) before fitting the linear model: auto (kept where nested "
                                      "cross-validation on the labels says it helps), on (always), off",

@@ -22,9 +22,13 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
    features, kept only where the same cross-validation on the labels says it helps.
 
-``minutes`` bounds the whole fit: the fine-tunings share three quarters of what is left after the frozen
-candidates (each stops cleanly at its share), and the pool is cut to what can be embedded in a third of what
-is left after that; whatever is left out is said in ``training_``.
+``minutes`` bounds the whole fit. The unlabeled texts are first cut to a seeded sample of ``max_pool``
+(fitting the TF-IDF view over millions of texts is not what a 10-minute budget is for); the fine-tunings
+share three quarters of what is left after the frozen candidates (each stops cleanly at its share); the pool
+is cut to what can be embedded in a quarter of what is left after that; judging self-training and label
+spreading gets most of the rest, each method's cross-validation stopping early (the method then unused) when
+its remaining folds would not fit. ``training_["phases"]`` has the seconds of each phase, and whatever was
+left out is said in ``training_``.
 
 Example::
 
@@ -38,6 +42,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -89,8 +94,18 @@ class _Clock:
         self.t0 = time.perf_counter()
         self.budget = None if minutes is None else float(minutes) * 60.0
 
+        self.phases: dict[str, float] = {}  # seconds spent per phase of the fit, for training_
+
     def spent(self) -> float:
         return time.perf_counter() - self.t0
+
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - t, 2)
 
     def left(self) -> float:
         return float("inf") if self.budget is None else self.budget - self.spent()
@@ -114,10 +129,10 @@ class FewLabelClassifier(LabelPredictor):
     extra_params = ("vampire", "word_vectors", "encoder")
 
     # ------------------------------------------------------------------ training
-    def _views(self, texts: list[str]) -> list:
+    def _views(self, texts: list[str], pool: list[str] = ()) -> list:
         views = []
         if self.config.tfidf:
-            views.append(TfidfView(min_df=self.config.min_df).fit(texts))
+            views.append(TfidfView(min_df=self.config.min_df).fit(texts + list(pool)))
         for name in ("vampire", "word_vectors", "encoder"):
             source = getattr(self, name)
             if source is not None:
@@ -135,13 +150,19 @@ class FewLabelClassifier(LabelPredictor):
         self._check_labels(texts, labels)
         check_classes(labels)
         pool = [t for t in (unlabeled or []) if t and t.strip()]
+        n_unlabeled = len(pool)
+        if len(pool) > c.max_pool:  # one seeded sample bounds the TF-IDF fit and the pool alike
+            rng = np.random.default_rng(c.seed)
+            pool = [pool[i] for i in sorted(rng.choice(len(pool), c.max_pool, replace=False))]
         self.classes_ = sorted(set(labels))
         y = np.asarray([self.classes_.index(v) for v in labels])
-        self.views_ = self._views(texts + pool)  # no labels are read to fit a view
+        with clock.phase("fit views"):
+            self.views_ = self._views(texts, pool)  # no labels are read to fit a view
         blocks, cost = [], {}
         for v in self.views_:
             t = time.perf_counter()
-            blocks.append(v.transform(texts))
+            with clock.phase("embed labelled"):
+                blocks.append(v.transform(texts))
             cost[v.name] = (time.perf_counter() - t) / len(texts)  # seconds per text: sizes the pool later
         names = [v.name for v in self.views_]
         candidates = {n: [i] for i, n in enumerate(names)}
@@ -153,20 +174,23 @@ class FewLabelClassifier(LabelPredictor):
             chosen, C = list(candidates)[-1], 10.0
             reason = "every class has a single labelled example: no cross-validation, all views with C = 10"
         else:
-            for cand, idx in candidates.items():
-                X = _stack([blocks[i] for i in idx])
-                for Cv in c.c_grid:
-                    self.cv_[f"{cand} C={Cv:g}"] = self._cross_validate(X, y, folds, Cv)
+            with clock.phase("cross-validate views"):
+                for cand, idx in candidates.items():
+                    X = _stack([blocks[i] for i in idx])
+                    for Cv in c.c_grid:
+                        self.cv_[f"{cand} C={Cv:g}"] = self._cross_validate(X, y, folds, Cv)
             best = _best(self.cv_)
             chosen, C = best.rsplit(" C=", 1)[0], float(best.rsplit(" C=", 1)[1])
             reason = (f"best of {len(self.cv_)} (view, C) pairs by {len(folds)}-fold cross-validation on the labels: "
                       f"accuracy {self.cv_[best]['accuracy']:.4f}, macro-F1 {self.cv_[best]['macro_f1']:.4f}")
-        tuned = self._contrastive(texts, y, blocks, candidates, clock, callbacks)
+        with clock.phase("contrastive"):
+            tuned = self._contrastive(texts, y, blocks, candidates, clock, callbacks)
         if tuned["used"]:
             enc = names.index("encoder")
             self.views_[enc] = EmbeddingView(tuned.pop("model"), "encoder", cache=False)
             t = time.perf_counter()
-            blocks[enc] = self.views_[enc].transform(texts)
+            with clock.phase("embed labelled"):
+                blocks[enc] = self.views_[enc].transform(texts)
             cost["encoder"] = (time.perf_counter() - t) / len(texts)
             chosen, C = tuned["chosen"], tuned["C"]
             reason = tuned["why"]
@@ -174,7 +198,7 @@ class FewLabelClassifier(LabelPredictor):
         self.views_ = [self.views_[i] for i in keep]
         X = _stack([blocks[i] for i in keep])
         semi = self._semi_supervised(X, y, pool, folds, C, clock, sum(cost[v.name] for v in self.views_))
-        with _one_thread():
+        with _one_thread(), clock.phase("final fit"):
             if semi["used"]:
                 model, info = self._semi_method(semi["used"])(lambda: _head(C, c.seed), X, y, semi.pop("X_pool"))
                 semi["added"] = info.get("added")
@@ -185,8 +209,8 @@ class FewLabelClassifier(LabelPredictor):
         self.C_ = C
         self.history_ = []
         self.training_ = {"chosen": chosen, "C": C, "why": reason, "contrastive": tuned, "semi_supervised": semi,
-                          "views": names, "train_examples": len(texts), "unlabeled": len(pool),
-                          "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget,
+                          "views": names, "train_examples": len(texts), "unlabeled": n_unlabeled,
+                          "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget, "phases": clock.phases,
                           "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
         return self
 
@@ -286,17 +310,19 @@ class FewLabelClassifier(LabelPredictor):
         return functools.partial(fn, threshold=self.config.threshold, random_state=self.config.seed)
 
     def _semi_supervised(self, X, y, pool, folds, C, clock: "_Clock", seconds_per_text: float) -> dict:
-        """Which use of the pool to keep (``used``: a method's name, or False), and why. The pool is a seeded
-        sample of at most ``max_pool`` texts, fewer when embedding them would take more than a third of the
-        budget left (at the cost per text measured on the labelled rows)."""
+        """Which use of the pool to keep (``used``: a method's name, or False), and why. The pool (already a
+        seeded sample of at most ``max_pool`` texts) is cut further when embedding it would take more than a
+        quarter of the budget left (at the cost per text measured on the labelled rows). Judging the methods
+        gets most of what is left after that, less a reserve for the final fit: each method's cross-validation
+        stops after its first fold if the rest would not fit, and the method is then not used."""
         c = self.config
         out = {"used": False, "mode": c.semi_supervised}
         if c.semi_supervised == "off" or not pool:
             out["why"] = "off" if pool else "no unlabeled texts"
             return out
-        size = min(len(pool), c.max_pool)
+        size = len(pool)
         if clock.budget is not None and seconds_per_text > 0:
-            size = min(size, int(clock.left() / 3 / seconds_per_text))
+            size = min(size, int(clock.left() / 4 / seconds_per_text))
             if size < 100:
                 out["why"] = f"the --minutes budget left ({clock.left():.0f} s) cannot embed 100 pool texts: not used"
                 return out
@@ -304,7 +330,8 @@ class FewLabelClassifier(LabelPredictor):
         rng = np.random.default_rng(c.seed)
         if len(pool) > size:
             pool = [pool[i] for i in sorted(rng.choice(len(pool), size, replace=False))]
-        out["X_pool"] = _stack([v.transform(pool) for v in self.views_])
+        with clock.phase("embed pool"):
+            out["X_pool"] = _stack([v.transform(pool) for v in self.views_])
         if c.semi_supervised != "auto":
             out.update(used=c.semi_supervised, why="asked for")
             return out
@@ -313,22 +340,37 @@ class FewLabelClassifier(LabelPredictor):
             return out
         from shoestring.tasks.classify.semisup import cv_gain
 
-        out["cv"] = {}
-        with _one_thread():
-            for name in ("self_train", "label_spread"):
+        out["cv"], fold_seconds = {}, {}
+        methods = ("self_train", "label_spread")
+        with _one_thread(), clock.phase("judge pool methods"):
+            for i, name in enumerate(methods):
+                # this method's share of what is left, keeping back one fold's worth per method for the final fit
+                budget = None if clock.budget is None else clock.left() * 0.85 / (len(methods) - i)
                 g = cv_gain(lambda: _head(C, c.seed), X, y, out["X_pool"], self._semi_method(name),
-                            n_splits=len(folds), random_state=c.seed)
+                            n_splits=len(folds), random_state=c.seed, max_seconds=budget)
                 if g.get("possible"):
                     out["cv"][name] = {"gain_accuracy": g["gain"]["accuracy"], "gain_macro_f1": g["gain"]["macro_f1"],
                                        "accuracy": g["semi"]["accuracy"], "macro_f1": g["semi"]["macro_f1"]}
+                    fold_seconds[name] = g["seconds"] / len(g["folds"])
+                else:
+                    out["cv"][name] = {"skipped": g["reason"]}
         # kept only where it helps accuracy without costing macro-F1 (skewed classes must not be traded away)
-        good = {k: v for k, v in out["cv"].items() if v["gain_accuracy"] > 0 and v["gain_macro_f1"] >= 0}
+        good = {k: v for k, v in out["cv"].items() if v.get("gain_accuracy", 0) > 0 and v["gain_macro_f1"] >= 0}
+        if good and clock.budget is not None:  # the final fit costs about one fold (on a few more rows)
+            good = {k: v for k, v in good.items() if 1.25 * fold_seconds[k] < max(clock.left(), 0.0)} or {}
+            if not good:
+                out["why"] = "a pool method helped in cross-validation, but the budget left cannot refit it: not used"
+                return out
         if good:
             best = max(good, key=lambda k: (good[k]["gain_accuracy"], good[k]["gain_macro_f1"]))
             out.update(used=best, why=f"cross-validation on the labels: {best} gains "
                                       f"{100 * good[best]['gain_accuracy']:+.1f} accuracy points")
         else:
-            out["why"] = "cross-validation on the labels: neither self-training nor label spreading helps here"
+            skipped = [k for k, v in out["cv"].items() if "skipped" in v]
+            out["why"] = ("cross-validation on the labels: neither self-training nor label spreading helps here"
+                          if not skipped else
+                          "cross-validation on the labels: no method that fitted the budget helps here "
+                          f"({', '.join(skipped)} skipped: over the budget)")
         return out
 
     # ------------------------------------------------------------------ predicting
