@@ -34,8 +34,10 @@ def main(argv=None):
     ap.add_argument("--preset", default="mini")
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--clock", default="cpu", choices=("cpu", "wall"))
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--vocab-size", type=int, default=8192, help="domain WordPiece vocabulary")
-    ap.add_argument("--configs", nargs="+", default=["15/15", "40/40", "20/40"], help="m_corr/m_pred in percent")
+    ap.add_argument("--configs", nargs="+", default=["15/15", "40/40", "20/40"],
+                    help="[OBJECTIVE:]m_corr/m_pred in percent, e.g. 40/40 or continuous:40/40 (default objective mlm)")
     ap.add_argument("--labels", type=int, nargs="+", default=[200, 1000])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--methods", nargs="+", default=["mlm_lr", "mlm_vampire_lr"],
@@ -54,6 +56,10 @@ def main(argv=None):
     from shoestring.data.tokens import TokenCorpus, prepare_tokens
     from shoestring.learners.mlm.estimator import MaskedLM
 
+    if a.threads:  # feature extraction runs outside the training loop's --threads
+        import torch
+
+        torch.set_num_threads(a.threads)
     folder = Path(a.data)
     work = Path(a.workdir) / folder.name
     work.mkdir(parents=True, exist_ok=True)
@@ -69,19 +75,28 @@ def main(argv=None):
     pretrain, records = [], []
     models = {}
     for spec in a.configs:
-        corr, pred = (float(x) / 100 for x in spec.split("/"))
-        out = work / f"mlm-{a.preset}-c{spec.replace('/', '-p')}-{a.minutes:g}min"
+        objective, _, rates = spec.rpartition(":")
+        objective = objective or "mlm"
+        corr, pred = (float(x) / 100 for x in rates.split("/"))
+        prefix = "mlm" if objective == "mlm" else f"mlm-{objective}"  # the masked-LM runs keep their old folders
+        out = work / f"{prefix}-{a.preset}-c{rates.replace('/', '-p')}-{a.minutes:g}min"
         if not out.exists():
             lm = MaskedLM(preset=a.preset, minutes=a.minutes, clock=a.clock, m_corr=corr, m_pred=pred,
-                          max_epochs=1000, eval_every=250, seed=0, progress=False).fit(corpus)
+                          objective=objective, max_epochs=1000, eval_every=250, seed=0, threads=a.threads,
+                          progress=False).fit(corpus)
             lm.save_pretrained(out)
         lm = MaskedLM.from_pretrained(out)
         t = lm.training_
-        rec = {"setting": spec, "m_corr": corr, "m_pred": pred, "preset": a.preset, "budget_minutes": a.minutes,
+        rec = {"setting": spec, "objective": objective, "m_corr": corr, "m_pred": pred, "preset": a.preset,
+               "budget_minutes": a.minutes,
                "clock": a.clock, "best_valid_loss_at_15pct": t["best_valid_loss"], "steps": t["steps"],
                "tokens": t["tokens"], "tokens_per_second": t["tokens_per_second"], "epochs": t["epochs"],
                "parameters": t["parameters"], "valid_curve": [(h["step"], round(h["valid_loss"], 4))
                                                               for h in lm.history_ if "valid_loss" in h]}
+        # top-1 of the masked tokens at the best evaluation: the softmax's argmax (mlm), the nearest target
+        # embedding of the prediction (continuous); the losses themselves differ by objective
+        best = next((h for h in lm.history_ if h.get("valid_loss") == t["best_valid_loss"]), {})
+        rec["valid_top1"] = best.get("valid_accuracy", best.get("valid_top1"))
         pretrain.append(rec)
         print(json.dumps(rec), flush=True)
         models[f"mlm {spec}"] = out
@@ -96,7 +111,8 @@ def main(argv=None):
     if a.random_init:
         models["random init"] = rand
 
-    common = dict(data=str(folder), labels=a.labels, seeds=a.seeds, clean=a.clean, workdir=a.workdir)
+    common = dict(data=str(folder), labels=a.labels, seeds=a.seeds, clean=a.clean, workdir=a.workdir,
+                  threads=a.threads)
     for name, path in models.items():
         methods = ["mlm_lr"] if name == "random init" else a.methods
         for r in run_fewshot(FewshotConfig(methods=methods, mlm=str(path), **common)):

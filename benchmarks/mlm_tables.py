@@ -14,12 +14,14 @@ def render(res: dict, source: str = "") -> str:
     meta = res["meta"]
     lines = [f"#### {meta['dataset']} ({meta['unlabeled_documents']} unlabelled documents, "
              f"{meta['tokens']['train_tokens'] / 1e6:.1f}M training tokens{'; ' + source if source else ''})", "",
-             "| setting (m_corr/m_pred) | tokens trained | tokens/s (per CPU-thread-second) | steps | epochs "
-             "| validation MLM loss at 15% |", "|---|---:|---:|---:|---:|---:|"]
+             "| setting ([objective:]m_corr/m_pred) | tokens trained | tokens/s (per CPU-thread-second) | steps "
+             "| epochs | validation loss at 15% (its objective's) | top-1 of masked tokens at 15% |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for p in res["pretraining"]:
+        top1 = "-" if p.get("valid_top1") is None else f"{100 * p['valid_top1']:.1f}%"
         lines.append(f"| {p['setting']} ({p['budget_minutes']:g} min) | {p['tokens'] / 1e6:.1f}M | "
                      f"{p['tokens_per_second']:,} | {p['steps']:,} | {p['epochs']:.2f} | "
-                     f"{p['best_valid_loss_at_15pct']:.3f} |")
+                     f"{p['best_valid_loss_at_15pct']:.3f} | {top1} |")
     recs = res["records"]
     ns = sorted({r["n_labels"] for r in recs})
     by: dict[str, dict[int, dict]] = {}

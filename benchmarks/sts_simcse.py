@@ -10,6 +10,19 @@ with the best Spearman on the stsb dev split (never the test split). Every model
 Spearman x 100 of cosine, alignment and uniformity (Wang & Isola 2020), beside the baselines.
 
     python benchmarks/sts_simcse.py --mlm-minutes 30 --simcse-minutes 15 --json docs/results/sts_simcse.json
+
+The issue's open experiment, at equal CPU time: masked-LM then SimCSE (``sequential``) against masked-LM and
+SimCSE in one objective (``joint``: ``--objective mlm_simcse``, dropout 0.1, for ``--mlm-minutes`` +
+``--simcse-minutes``), each scored on STS and, with ``--fewshot DATASET``, by few-label accuracy of its
+mean-pooled features + LR (``bench fewshot``'s ``embedder_lr``, N = 200 and 1000, seeds 0-4). The arms can run
+as two processes side by side (``--arms``, ``--threads 1``); run once with ``--arms`` and no name first so
+that the sentences and the tokenizer exist before both start:
+
+    python benchmarks/sts_simcse.py --arms                                   # sentences, tokens, baselines
+    python benchmarks/sts_simcse.py --mlm-minutes 10 --simcse-minutes 5 --threads 1 --arms sequential \
+        --fewshot ag_news --json docs/results/sts_sequential_15.json &
+    python benchmarks/sts_simcse.py --mlm-minutes 10 --simcse-minutes 5 --threads 1 --arms joint \
+        --fewshot ag_news --json docs/results/sts_joint_15.json
 """
 
 from __future__ import annotations
@@ -32,6 +45,12 @@ def main(argv=None):
     ap.add_argument("--mlm-minutes", type=float, default=30.0)
     ap.add_argument("--simcse-minutes", type=float, default=15.0)
     ap.add_argument("--simcse-lr", type=float, default=5e-5)
+    ap.add_argument("--arms", nargs="*", default=["sequential"], choices=("sequential", "joint"),
+                    help="sequential: masked-LM then SimCSE; joint: both losses in one objective for the sum of "
+                         "the two budgets")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--fewshot", help="also score each model's features + LR on this dataset of --data (N = 200, "
+                                      "1000; seeds 0-4)")
     ap.add_argument("--workdir", default="bench-work/sts")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
@@ -48,6 +67,10 @@ def main(argv=None):
     from shoestring.learners.contrastive.encoder import SentenceEncoder
     from shoestring.learners.mlm.estimator import MaskedLM
 
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     data, work = Path(a.data), Path(a.workdir)
     work.mkdir(parents=True, exist_ok=True)
     sentences_file = work / "sentences.jsonl"
@@ -85,26 +108,55 @@ def main(argv=None):
     tok = work / f"tokens-{a.vocab_size}"
     if not tok.exists():
         prepare_tokens(sentences_file, tok, TokensConfig(vocab_size=a.vocab_size), progress=False)
-    mlm_dir = work / f"mlm-{a.preset}-{a.mlm_minutes:g}min"
-    if not mlm_dir.exists():
-        MaskedLM(preset=a.preset, minutes=a.mlm_minutes, clock="cpu", max_epochs=1000, eval_every=500, seed=0,
-                 progress=True).fit(TokenCorpus(tok)).save_pretrained(mlm_dir)
-    lm = MaskedLM.from_pretrained(mlm_dir)
-    t = lm.training_
-    score("mlm mean-pooled", lm.transform, training_seconds=t["seconds"], steps=t["steps"],
-          tokens_per_second=t["tokens_per_second"])
-    for pooling in ("mean",):
-        out = work / f"simcse-{pooling}-{a.simcse_minutes:g}min"
+    fewshot = {}
+
+    def few_label(name, folder):
+        if not a.fewshot:
+            return
+        from shoestring.bench.config import FewshotConfig
+        from shoestring.bench.fewshot import run_fewshot
+
+        cfg = FewshotConfig(data=str(data / a.fewshot), methods=["embedder_lr"], embedder=str(folder),
+                            labels=[200, 1000], clean=["html"], workdir=str(work), threads=a.threads)
+        fewshot[name] = [{k: r[k] for k in ("n_labels", "accuracy_mean", "accuracy_std", "macro_f1_mean",
+                                             "macro_f1_std", "seeds")} for r in run_fewshot(cfg)]
+
+    threads = {"threads": a.threads} if a.threads else {}
+    if "sequential" in a.arms:
+        mlm_dir = work / f"mlm-{a.preset}-{a.mlm_minutes:g}min"
+        if not mlm_dir.exists():
+            MaskedLM(preset=a.preset, minutes=a.mlm_minutes, clock="cpu", max_epochs=1000, eval_every=500, seed=0,
+                     progress=True, **threads).fit(TokenCorpus(tok)).save_pretrained(mlm_dir)
+        lm = MaskedLM.from_pretrained(mlm_dir)
+        t = lm.training_
+        score("mlm mean-pooled", lm.transform, training_seconds=t["seconds"], steps=t["steps"],
+              tokens_per_second=t["tokens_per_second"])
+        few_label("mlm mean-pooled", mlm_dir)
+        out = work / f"simcse-mean-{a.simcse_minutes:g}min-after-{a.mlm_minutes:g}"
         if not out.exists():
-            enc = SentenceEncoder(init_from=mlm_dir, pooling=pooling, minutes=a.simcse_minutes, clock="cpu",
-                                  lr=a.simcse_lr, max_epochs=100, eval_every=250, seed=0, progress=True)
+            enc = SentenceEncoder(init_from=mlm_dir, pooling="mean", minutes=a.simcse_minutes, clock="cpu",
+                                  lr=a.simcse_lr, max_epochs=100, eval_every=250, seed=0, progress=True, **threads)
             enc.fit(units, dev=dev)
             enc.save_pretrained(out)
         enc = SentenceEncoder.from_pretrained(out)
         t = enc.training_
-        score(f"mlm + simcse ({pooling})", enc.transform, training_seconds=t["seconds"], steps=t["steps"],
+        score("mlm + simcse (mean)", enc.transform, training_seconds=t["seconds"], steps=t["steps"],
               texts_per_second=t["texts_per_second"], best_dev_spearman=t.get("best"),
               best_epoch=t.get("best_epoch"))
+        few_label("mlm + simcse (mean)", out)
+    if "joint" in a.arms:
+        minutes = a.mlm_minutes + a.simcse_minutes
+        out = work / f"mlm-simcse-joint-{a.preset}-{minutes:g}min"
+        if not out.exists():
+            MaskedLM(preset=a.preset, objective="mlm_simcse", dropout=0.1, minutes=minutes, clock="cpu",
+                     max_epochs=1000, eval_every=500, seed=0, progress=True, **threads
+                     ).fit(TokenCorpus(tok)).save_pretrained(out)
+        lm = MaskedLM.from_pretrained(out)
+        t = lm.training_
+        score("mlm and simcse jointly (mean-pooled)", lm.transform, training_seconds=t["seconds"], steps=t["steps"],
+              tokens_per_second=t["tokens_per_second"])
+        few_label("mlm and simcse jointly (mean-pooled)", out)
+    results["fewshot"] = {"dataset": a.fewshot, "method": "features + LR (embedder_lr)", "models": fewshot}
     results["total_training_cpu_minutes"] = round(
         sum(r.get("training_seconds", 0) for r in results["models"].values()) / 60, 1)
     print(json.dumps(results, indent=2))

@@ -43,9 +43,9 @@ def test_cli_rejects_electra_with_m_corr_at_start_up(tmp_path, capsys):
 
 
 def test_unknown_objective_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="must be one of mlm, electra; got 'bogus'"):
+    with pytest.raises(ConfigError, match="must be one of mlm, electra, continuous, mlm_simcse; got 'bogus'"):
         get_objective("bogus")
-    with pytest.raises(ConfigError, match="mlm, electra"):
+    with pytest.raises(ConfigError, match="mlm, electra, continuous, mlm_simcse"):
         MLMConfig(objective="bogus").validate()
 
 

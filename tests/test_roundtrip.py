@@ -95,13 +95,15 @@ def token_corpus(tmp_path_factory):
     return prepare_tokens(d / "c.jsonl", d / "tok", TokensConfig(vocab_size=120, min_frequency=1), progress=False)
 
 
-@pytest.mark.parametrize("objective", ["mlm", "electra"])
+@pytest.mark.parametrize("objective", [{"objective": "mlm"}, {"objective": "electra"},
+                                       {"objective": "continuous", "targets_dim": 4, "continuous_loss": "vmf"},
+                                       {"objective": "mlm_simcse", "simcse_weight": 0.5, "dropout": 0.1}])
 def test_masked_lm_round_trip(objective, token_corpus, tmp_path):
     pytest.importorskip("transformers")
     from shoestring.learners.mlm.estimator import MaskedLM
 
     lm = MaskedLM(preset=None, layers=1, hidden=32, heads=2, ffn=48, seq_len=32, batch_size=8, max_epochs=1,
-                  objective=objective, progress=False, threads=1).fit(token_corpus)
+                  **objective, progress=False, threads=1).fit(token_corpus)
     lm.save_pretrained(tmp_path / "lm")
     loaded = shoestring.load(tmp_path / "lm")
     assert type(loaded) is MaskedLM

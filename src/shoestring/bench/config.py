@@ -9,13 +9,16 @@ from shoestring.config import Config, param
 from shoestring.errors import ConfigError
 
 METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "tfidf_pool_lr", "glove_lr",
-           "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "auto", "auto_own")
+           "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "embedder_lr", "auto", "auto_own")
 # the few-label recipe (tasks/classify/recipe.py) over every view: with the public MiniLM checkpoint (auto), and
 # from the user's text only (auto_own: TF-IDF, VAMPIRE, domain word vectors and the --mlm compact BERT when given,
 # no weights from elsewhere)
 RECIPES = {"auto": ("tfidf", "vampire", "vectors", "minilm"), "auto_own": ("tfidf", "vampire", "vectors")}
 # a compact BERT (--mlm): its mean-pooled features, alone or next to VAMPIRE's, + logistic regression
 MLM_FEATURE_METHODS = ("mlm_lr", "mlm_vampire_lr")
+# any embedder folder (--embedder: a language model, VAMPIRE, a sentence encoder, a checkpoint...): its features + LR
+EMBEDDER_METHODS = ("embedder_lr",)
+FEATURE_METHODS = (*MLM_FEATURE_METHODS, *EMBEDDER_METHODS)
 # ... and the same BERT fine-tuned end to end on the N labelled rows (shoestring train finetune's defaults)
 MLM_METHODS = (*MLM_FEATURE_METHODS, "mlm_finetune")
 # the classifier's rows: method -> (uses VAMPIRE, word vectors: None, "domain" (PPMI-SVD on the unlabelled text)
@@ -48,6 +51,8 @@ class FewshotConfig(Config):
                                                 "~2,000 steps at N=200; ~6-14 s a step on 2 CPU cores)", min=0)
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
                                   "mlm_lr, mlm_vampire_lr and mlm_finetune methods, and auto_own's encoder view")
+    embedder: str | None = param(None, "any embedder folder (`shoestring pretrain lm/vampire/simcse/...`, or a "
+                                       "BERT-family checkpoint) for the embedder_lr method: its features + LR")
 
     def _check(self) -> None:
         if not self.data:
@@ -58,6 +63,9 @@ class FewshotConfig(Config):
         if any(m in MLM_METHODS for m in self.methods) and not self.mlm:
             raise ConfigError(f"the {' / '.join(MLM_METHODS)} methods need --mlm FOLDER",
                               hint="pre-train one with `shoestring pretrain mlm`, or drop those methods")
+        if any(m in EMBEDDER_METHODS for m in self.methods) and not self.embedder:
+            raise ConfigError("the embedder_lr method needs --embedder FOLDER",
+                              hint="e.g. a language model from `shoestring pretrain lm`, or drop embedder_lr")
         from shoestring.data.cleanup import CLEANUPS
 
         bad = [c for c in self.clean if c and c not in CLEANUPS]

@@ -15,7 +15,8 @@ MiniLM features with logistic regression; ``setfit``, MiniLM fine-tuned contrast
 ``setfit_steps`` steps + logistic regression, only when named). With a compact BERT (``--mlm``): ``mlm_lr``
 (its mean-pooled features + logistic regression), ``mlm_vampire_lr`` (the same next to VAMPIRE's representation) and
 ``mlm_finetune`` (every weight fine-tuned on the N rows, :class:`~shoestring.tasks.classify.finetune.BertClassifier`
-with its defaults). Results: mean and standard deviation over seeds of accuracy and
+with its defaults). With any embedder folder (``--embedder``: a language model, VAMPIRE, a sentence encoder, a
+checkpoint): ``embedder_lr``, its features + logistic regression. Results: mean and standard deviation over seeds of accuracy and
 macro-F1, written as JSON records (``--json``) and a Markdown table (``--markdown``).
 """
 
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from shoestring.artifacts import write_json
-from shoestring.bench.config import MLM_FEATURE_METHODS, MLM_METHODS, NEURAL, RECIPES, FewshotConfig
+from shoestring.bench.config import EMBEDDER_METHODS, FEATURE_METHODS, MLM_METHODS, NEURAL, RECIPES, FewshotConfig
 from shoestring.data.cleanup import clean
 from shoestring.data.readers import read_documents
 from shoestring.errors import InputError
@@ -156,7 +157,12 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
         from shoestring.learners.mlm.estimator import MaskedLM
 
         lm = MaskedLM.from_pretrained(config.mlm)  # a shoestring folder or any BERT checkpoint
-    features = _mlm_features(lm, config, methods, vae, tr_texts, te_texts, sizes)
+    embedders = {m: lm for m in methods if m in FEATURE_METHODS and m not in EMBEDDER_METHODS}
+    if any(m in EMBEDDER_METHODS for m in methods):
+        from shoestring.registry import load_embedder
+
+        embedders["embedder_lr"] = load_embedder(config.embedder)
+    features = _features(embedders, config, vae, tr_texts, te_texts, sizes)
     cache = contextlib.ExitStack()
     cache.enter_context(caching())  # the recipe's views embed each text once per run, not once per seed
     for n in sizes:
@@ -198,7 +204,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                              "contrastive": t["contrastive"]["used"],
                              "contrastive_gain_cv": t["contrastive"].get("gain_accuracy"), "fit_seconds": t["seconds"],
                              "phases": t.get("phases")}
-                elif m in MLM_FEATURE_METHODS:
+                elif m in FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
 
                     train_f, test_f = features[m]
@@ -227,7 +233,8 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                    "word_vectors_seconds": wv_seconds if NEURAL.get(m, (False, None))[1] == "domain" else None,
                    "vampire_npmi": vae.npmi_ if NEURAL.get(m, (False,))[0] else None,
                    "encoder": config.encoder if m in NEURAL else None,
-                   "mlm": config.mlm if m in MLM_METHODS else None}
+                   "mlm": config.mlm if m in MLM_METHODS else None,
+                   "embedder": config.embedder if m in EMBEDDER_METHODS else None}
             if m == "mlm_vampire_lr":
                 rec["pretrain_seconds"], rec["vampire_npmi"] = pre_seconds, vae.npmi_
             if m == "setfit":  # the cap used (None: SetFit's own epoch) and fine-tuning + head seconds, test excluded
@@ -240,22 +247,24 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
     return records
 
 
-def _mlm_features(lm, config, methods, vae, tr_texts, te_texts, sizes) -> dict:
-    """Per feature method (mlm_lr, mlm_vampire_lr): ({train index: feature row}, test features) from the
-    compact BERT ``lm``. Only the rows some seed samples are encoded: a compact BERT reads about as fast as it
-    trains, so the whole train split would dominate."""
-    wanted = [m for m in methods if m in MLM_FEATURE_METHODS]
-    if not wanted:
+def _features(embedders: dict, config, vae, tr_texts, te_texts, sizes) -> dict:
+    """Per feature method (``embedders``: method -> the model whose ``transform`` gives its features; mlm_lr and
+    mlm_vampire_lr share the compact BERT): ({train index: feature row}, test features). Only the rows some seed
+    samples are encoded (a compact BERT or an LSTM LM reads about as fast as it trains, so the whole train
+    split would dominate), once per model."""
+    if not embedders:
         return {}
     rows = sorted({int(i) for n in sizes for seed in config.seeds
                    for i in draw_labelled(len(tr_texts), n, seed)})
-    t0 = time.time()
-    train_f = lm.transform([tr_texts[i] for i in rows])
-    test_f = lm.transform(te_texts)
-    log.info("compact-BERT features: %d train + %d test texts in %.0f s", len(rows), len(te_texts), time.time() - t0)
+    encoded: dict[int, tuple] = {}
     out = {}
-    for m in wanted:
-        tr, te = train_f, test_f
+    for m, model in embedders.items():
+        if id(model) not in encoded:
+            t0 = time.time()
+            encoded[id(model)] = (model.transform([tr_texts[i] for i in rows]), model.transform(te_texts))
+            log.info("%s features: %d train + %d test texts in %.0f s", type(model).__name__, len(rows),
+                     len(te_texts), time.time() - t0)
+        tr, te = encoded[id(model)]
         if m == "mlm_vampire_lr":
             tr = np.hstack([tr, vae.transform([tr_texts[i] for i in rows])])
             te = np.hstack([te, vae.transform(te_texts)])

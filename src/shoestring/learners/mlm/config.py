@@ -11,7 +11,8 @@ import dataclasses
 
 from shoestring.config import param
 from shoestring.errors import ConfigError
-from shoestring.learners.mlm.objectives import OBJECTIVES, get_objective
+from shoestring.learners.lm.config import CONTINUOUS_LOSSES
+from shoestring.learners.mlm.objectives import OBJECTIVE_OPTIONS, OBJECTIVES, get_objective
 from shoestring.training.config import TrainConfig
 
 # Turc et al. 2019 ("Well-Read Students Learn Better"): L layers x H hidden, heads = H / 64, FFN = 4H.
@@ -67,9 +68,21 @@ class MLMConfig(TrainConfig):
                                 "recipes); exported models use 0.1 for fine-tuning", min=0.0, max=0.9)
     # no choices=: the names are the objectives registry's (learners/mlm/objectives), checked in _check, so
     # an objective registered with register_objective is accepted too
-    objective: str = param("mlm", "the pre-training objective: mlm (masked-LM) or electra (replaced-token "
+    objective: str = param("mlm", "the pre-training objective: mlm (masked-LM), electra (replaced-token "
                                   "detection: a small generator fills the masked positions, the model learns "
-                                  "which tokens were replaced)")
+                                  "which tokens were replaced), continuous (ELMo-C's output layer: predict "
+                                  "each masked piece's embedding instead of a softmax over the vocabulary), or "
+                                  "mlm_simcse (masked-LM and SimCSE's contrastive loss on the documents' "
+                                  "vectors in one objective)")
+    continuous_loss: str | None = param(None, "--objective continuous: the distance between predicted and target "
+                                              "embedding, cosine, max_margin or vmf (default: cosine)",
+                                        choices=CONTINUOUS_LOSSES)
+    targets_dim: int | None = param(None, "--objective continuous: d, the width of the frozen target embeddings "
+                                          "(PPMI-SVD vectors of the corpus's pieces; default 100)", min=2)
+    simcse_weight: float | None = param(None, "--objective mlm_simcse: lambda, the weight of SimCSE's contrastive "
+                                              "loss next to the masked-LM loss (default 1)", min=0.0)
+    simcse_temperature: float | None = param(None, "--objective mlm_simcse: tau, the contrastive loss's "
+                                                   "temperature (default 0.05, SimCSE's)", above=0.0)
     m_corr: float | None = param(None, "m_corr: fraction of tokens whose input is corrupted (default: m_pred; "
                                        "electra needs m_corr = m_pred)", min=0.0, max=1.0)
     m_pred: float = param(0.40, "m_pred: fraction of tokens the loss predicts", min=0.01, max=1.0)
@@ -117,7 +130,14 @@ class MLMConfig(TrainConfig):
         if self.batch_size % self.grad_accum:
             raise ConfigError(f"--batch-size {self.batch_size} must be divisible by --grad-accum {self.grad_accum}")
         # an unknown name lists the known ones; the objective rejects settings it cannot honour
-        get_objective(self.objective, self).check(self)
+        objective = get_objective(self.objective, self)
+        unused = [f"--{f.replace('_', '-')}" for f in OBJECTIVE_OPTIONS
+                  if getattr(self, f) is not None and f not in objective.options]
+        if unused:
+            raise ConfigError(f"{', '.join(unused)} only apply to other objectives than --objective {self.objective}",
+                              hint="leave them out, or choose the objective they belong to (e.g. --objective "
+                                   "continuous)")
+        objective.check(self)
 
     def mask_rates(self) -> tuple[float, float, bool]:
         """(m_corr, m_pred, replace_rule) as the objective resolves them (m_corr/replace_rule may be unset)."""

@@ -129,7 +129,7 @@ class MaskedLM(Estimator):
             origin=origin, epochs=round(state.epoch + state.batch / max(state.steps_per_epoch, 1), 3),
             tokens=state.tokens, tokens_per_second=round(state.tokens / max(state.elapsed, 1e-9)),
             best_valid_loss=state.best, best_at_epoch=state.best_epoch, parameters=model.num_parameters(),
-            batch_size=c.batch_size)
+            batch_size=c.batch_size, **learner.objective.record)
         self.data_ = {"corpus": str(corpus.path), **corpus.counts, "sequence_length": c.seq_len,
                       "packed_sequences": learner.n_examples}
         return self
@@ -181,8 +181,9 @@ class MaskedLM(Estimator):
     def _export(self):
         from shoestring.learners.mlm.objectives import get_objective
 
-        # the fitted objective decides the export; an encoder alone (from_pretrained) is a masked-LM BERT
-        return getattr(self, "export_", None) or get_objective("mlm", self.config).export(None)
+        # the fitted objective decides the export; an encoder alone (from_pretrained) is exported as its
+        # objective exports one (a masked-LM BERT, but for the continuous objective, which trains no MLM head)
+        return getattr(self, "export_", None) or get_objective(self.config.objective, self.config).export(None)
 
     def _save_files(self, tmp: Path) -> None:
         from safetensors.torch import save_file

@@ -36,6 +36,7 @@ class MLMLearner:
         self.monitor, self.mode = self.objective.monitor, self.objective.mode
         # the [CLS] pooler gets no masked-LM gradient; frozen, so DDP does not wait for its gradients
         model.bert.pooler.requires_grad_(False)
+        self.objective.prepare(corpus)
         self.model = self.objective.build(model)
         sp = corpus.special
         self.mask_id = sp.mask

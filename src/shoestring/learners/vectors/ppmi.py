@@ -41,13 +41,19 @@ class WordVectors(Estimator):
     fitted_attribute = "vectors_"
 
     def fit(self, texts) -> "WordVectors":
+        """Learn vectors for the words of ``texts`` (strings, split by shoestring's word tokenizer)."""
+        tok = Tokenizer(WORD_TOKENIZER)
+        return self.fit_tokens([tok(t) for t in texts], tokenizer_config=WORD_TOKENIZER)
+
+    def fit_tokens(self, docs, *, tokenizer_config=None) -> "WordVectors":
+        """Learn vectors from documents already split into tokens (lists of strings): a sub-word tokenizer's
+        pieces, say. ``tokenizer_config``: the :class:`~shoestring.data.tokenizer.TokenizerConfig` that
+        ``transform`` should split texts with (default: shoestring's word tokenizer)."""
         from sklearn.utils.extmath import randomized_svd
 
         c = self.config
         t0 = time.time()
-        self.tokenizer_config_ = WORD_TOKENIZER
-        tok = Tokenizer(WORD_TOKENIZER)
-        docs = [tok(t) for t in texts]
+        self.tokenizer_config_ = tokenizer_config or WORD_TOKENIZER
         counts = Counter(w for d in docs for w in d)
         words = [w for w, n in counts.most_common(c.max_vocab) if n >= c.min_count]
         if len(words) < c.dim + 1:

@@ -8,15 +8,20 @@ the learning rate; everything that depends on *what* is learned from the masked 
 ``name``           the ``--objective`` value
 ``check(config)``  reject settings that do not combine with it (:class:`~shoestring.errors.ConfigError`,
                    raised by ``MLMConfig.validate``, so the CLI fails at start-up)
+``options``       the config fields only this objective reads (set under another objective: a ConfigError)
 ``mask_rates``     ``(m_corr, m_pred, replace_rule)`` the masking uses, resolved from the config's defaults
+``prepare(corpus)`` fit what the objective needs from the corpus before the model is built (default: nothing)
 ``build(encoder)`` the ``nn.Module`` the loop trains (the encoder itself, or a wrapper holding it)
 ``loss``           ``(loss tensor, {metric: float})`` from one masked batch
 ``evaluate``       validation metrics (``monitor`` among them)
 ``export(module)`` what ``save_pretrained`` writes besides the encoder (:class:`Export`)
 ``describe``       the model card's sentence on how the model was trained
+``record``         entries for the estimator's ``training_`` (e.g. what ``prepare`` fitted and its seconds)
 =================  ==========================================================================================
 
-Built in: ``mlm`` (:mod:`.mlm`, BERT's masked-LM) and ``electra`` (:mod:`.electra`, replaced-token detection).
+Built in: ``mlm`` (:mod:`.mlm`, BERT's masked-LM), ``electra`` (:mod:`.electra`, replaced-token detection) and
+``continuous`` (:mod:`.continuous`, ELMo-C's continuous output: predict each masked piece's embedding) and
+``mlm_simcse`` (:mod:`.mlm_simcse`, masked-LM and SimCSE's contrastive loss in one objective).
 Another objective is a subclass registered under a new name, without touching the learner::
 
     from shoestring.learners.mlm.objectives import register_objective
@@ -49,7 +54,11 @@ EVAL_SEED = 20190703  # fixed validation masks (and ELECTRA's generator samples)
 OBJECTIVES: dict[str, str | type] = {
     "mlm": "shoestring.learners.mlm.objectives.mlm:MaskedLMObjective",
     "electra": "shoestring.learners.mlm.objectives.electra:ElectraObjective",
+    "continuous": "shoestring.learners.mlm.objectives.continuous:ContinuousObjective",
+    "mlm_simcse": "shoestring.learners.mlm.objectives.mlm_simcse:MaskedLMSimCSEObjective",
 }
+# config fields that only some objectives read (each lists its own in ``Objective.options``)
+OBJECTIVE_OPTIONS = ("continuous_loss", "targets_dim", "simcse_weight", "simcse_temperature")
 
 
 @dataclasses.dataclass
@@ -82,9 +91,11 @@ class Objective:
     name: str = ""
     monitor: str = "valid_loss"
     mode: str = "min"
+    options: tuple[str, ...] = ()  # which of OBJECTIVE_OPTIONS this objective reads
 
     def __init__(self, config: MLMConfig | None = None):
         self.config = config
+        self.record: dict = {}
 
     # ------------------------------------------------------------------ settings
     def check(self, config: MLMConfig) -> None:
@@ -108,6 +119,11 @@ class Objective:
         return f"{self.name} with m_corr = {m_corr}, m_pred = {m_pred}"
 
     # ------------------------------------------------------------------ training
+    def prepare(self, corpus) -> None:
+        """Fit what the objective needs from the training corpus (a
+        :class:`~shoestring.data.tokens.TokenCorpus`) before :meth:`build`; put what the estimator's
+        ``training_`` should record in ``self.record``. Default: nothing."""
+
     def build(self, encoder: CompactBert) -> nn.Module:
         """The module the loop trains (and checkpoints): ``encoder`` itself or a wrapper holding it."""
         raise NotImplementedError
