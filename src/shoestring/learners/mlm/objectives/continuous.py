@@ -28,6 +28,11 @@ from __future__ import annotations
 import logging
 import time
 
+import torch
+from torch import nn
+
+from shoestring.learners.lm.outputs import ContinuousOutput
+from shoestring.learners.mlm.model import CompactBert, Transform
 from shoestring.learners.mlm.objectives import Export, Objective
 
 log = logging.getLogger(__name__)
@@ -38,33 +43,27 @@ EVAL_RATE = 0.15
 BERT_MODEL_KIND = {"architectures": ["BertModel"], "model_type": "bert"}
 
 
-def _pretrainer(encoder, table, loss: str, seed: int):
-    """The module the loop trains: the encoder, the head's transform and the continuous output layer."""
-    from torch import nn
+class ContinuousPretrainer(nn.Module):
+    """The module the loop trains: the encoder (``self.encoder``, whose softmax head goes unused), the head's
+    transform and the continuous output layer (the frozen table E and the projection P)."""
 
-    from shoestring.learners.lm.outputs import ContinuousOutput
-    from shoestring.learners.mlm.model import CompactBert, Transform
+    def __init__(self, encoder, table, loss: str, seed: int):
+        super().__init__()
+        hidden = encoder.sizes["hidden"]
+        self.encoder = encoder
+        self.transform = Transform(hidden)
+        self.transform.apply(CompactBert._init)
+        self.output = ContinuousOutput(hidden, table, loss=loss, random_state=seed)
+        encoder.cls.requires_grad_(False)  # the softmax head is not trained by this objective
 
-    class ContinuousPretrainer(nn.Module):
-        def __init__(self):
-            super().__init__()
-            hidden = encoder.sizes["hidden"]
-            self.encoder = encoder
-            self.transform = Transform(hidden)
-            self.transform.apply(CompactBert._init)
-            self.output = ContinuousOutput(hidden, table, loss=loss, random_state=seed)
-            encoder.cls.requires_grad_(False)  # the softmax head is not trained by this objective
+    def predicted(self, ids, positions=None, segments=None, targets_at=None):
+        """The transformed states (n, H) at the masked positions: the continuous output's input."""
+        return self.transform(self.encoder.encode(ids, positions, segments)[targets_at])
 
-        def predicted(self, ids, positions=None, segments=None, targets_at=None):
-            """The transformed states (n, H) at the masked positions, the continuous output's input."""
-            return self.transform(self.encoder.encode(ids, positions, segments)[targets_at])
-
-        def forward(self, ids, positions=None, segments=None, targets_at=None, targets=None, normalizer=None):
-            """Σ_i d(ê_i, e_{w_i}) / ``normalizer`` over the masked positions (the mean without one)."""
-            mean = self.output(self.predicted(ids, positions, segments, targets_at), targets)
-            return mean if normalizer is None else mean * len(targets) / normalizer
-
-    return ContinuousPretrainer()
+    def forward(self, ids, positions=None, segments=None, targets_at=None, targets=None, normalizer=None):
+        """Σ_i d(ê_i, e_{w_i}) / ``normalizer`` over the masked positions (their mean without one)."""
+        mean = self.output(self.predicted(ids, positions, segments, targets_at), targets)
+        return mean if normalizer is None else mean * len(targets) / normalizer
 
 
 class ContinuousObjective(Objective):
@@ -122,7 +121,7 @@ class ContinuousObjective(Objective):
     def build(self, encoder):
         if self.table is None:
             raise RuntimeError("ContinuousObjective.prepare(corpus) must fit the target table before build()")
-        return _pretrainer(encoder, self.table, self.loss_name, self.config.seed)
+        return ContinuousPretrainer(encoder, self.table, self.loss_name, self.config.seed)
 
     def loss(self, module, tensors, ids):
         _, m_pred, _ = self.mask_rates(self.config)
@@ -130,8 +129,6 @@ class ContinuousObjective(Objective):
 
     def evaluate(self, learner, n_sequences):
         """The continuous loss and the rank of the true piece among E's nearest neighbours of ê, at 15% masking."""
-        import torch
-
         module = learner.model
         out = module.output
         losses, ranks = [], []
