@@ -123,8 +123,7 @@ def render(res: dict, source: str = "") -> str:
         lines.append(f"| {p['layer']} | {p['budget_minutes']:g} min {p['clock']}, {p['threads']} thread(s) | "
                      f"{p['vocabulary']:,} | {p['tokens'] / 1e6:.2f}M | {p['tokens_per_second']:,} | "
                      f"{p['epochs']:.2f} | {p['trainable_parameters']['output']:,} | "
-                     f"{p.get('valid_mean_rank', float('nan')):,.0f} | {100 * p.get('valid_top1', float('nan')):.1f}% | "
-                     f"{100 * p.get('valid_top10', float('nan')):.1f}% |")
+                     f"{p['valid_mean_rank']:,.0f} | {100 * p['valid_top1']:.1f}% | {100 * p['valid_top10']:.1f}% |")
     recs = res["records"]
     ns = sorted({r["n_labels"] for r in recs})
     by: dict[str, dict[int, dict]] = {}

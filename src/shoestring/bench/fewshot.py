@@ -16,8 +16,8 @@ MiniLM features with logistic regression; ``setfit``, MiniLM fine-tuned contrast
 (its mean-pooled features + logistic regression), ``mlm_vampire_lr`` (the same next to VAMPIRE's representation) and
 ``mlm_finetune`` (every weight fine-tuned on the N rows, :class:`~shoestring.tasks.classify.finetune.BertClassifier`
 with its defaults). With any embedder folder (``--embedder``: a language model, VAMPIRE, a sentence encoder, a
-checkpoint): ``embedder_lr``, its features + logistic regression. Results: mean and standard deviation over seeds of accuracy and
-macro-F1, written as JSON records (``--json``) and a Markdown table (``--markdown``).
+checkpoint): ``embedder_lr``, its features + logistic regression. Results: mean and standard deviation over seeds
+of accuracy and macro-F1, written as JSON records (``--json``) and a Markdown table (``--markdown``).
 """
 
 from __future__ import annotations

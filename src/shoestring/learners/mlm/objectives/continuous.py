@@ -84,9 +84,9 @@ class ContinuousObjective(Objective):
 
     def describe(self, config) -> str:
         m_corr, m_pred, _ = self.mask_rates(config)
-        loss = config.continuous_loss or "cosine"
-        return (f"continuous-output masked-LM (ELMo-C's output layer: each masked piece's {config.targets_dim or DEFAULT_DIM}"
-                f"-d embedding predicted with the {loss} loss against frozen PPMI-SVD piece vectors of the corpus) "
+        loss, dim = config.continuous_loss or "cosine", config.targets_dim or DEFAULT_DIM
+        return (f"continuous-output masked-LM (ELMo-C's output layer: each masked piece's {dim}-d embedding "
+                f"predicted with the {loss} loss against frozen PPMI-SVD piece vectors of the corpus) "
                 f"with m_corr = {m_corr}, m_pred = {m_pred}")
 
     # ------------------------------------------------------------------ training
