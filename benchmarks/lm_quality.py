@@ -20,8 +20,8 @@ on a shared machine do not change how much training each layer gets). Then:
     python benchmarks/lm_quality.py --data ../shared/data/chemprot --minutes 10 --threads 1 \\
         --json docs/results/lm_quality_chemprot.json
 
-Trained models are kept in ``--workdir`` and reused by a later run with the same settings. Tables:
-``python benchmarks/lm_quality.py --render docs/results/lm_quality_*.json``.
+Trained models are kept in ``--workdir`` and reused by a later run with the same settings. Tables (the files of
+one dataset merged): ``python benchmarks/lm_quality.py --render docs/results/lm_quality_*.json``.
 """
 
 from __future__ import annotations
@@ -51,9 +51,17 @@ def main(argv=None):
     ap.add_argument("--json")
     ap.add_argument("--render", nargs="+", metavar="JSON", help="only print the tables of these result files")
     a = ap.parse_args(argv)
-    if a.render:
+    if a.render:  # files of one dataset (e.g. another output layer trained later) are shown as one
+        merged: dict[str, dict] = {}
         for path in a.render:
-            print("\n" + render(json.loads(Path(path).read_text()), path))
+            res = json.loads(Path(path).read_text())
+            m = merged.setdefault(res["meta"]["dataset"], {"meta": res["meta"], "pretraining": [], "records": [],
+                                                            "sources": []})
+            m["pretraining"] += res["pretraining"]
+            m["records"] += res["records"]
+            m["sources"].append(path)
+        for res in merged.values():
+            print("\n" + render(res, ", ".join(res.pop("sources"))))
         return
     if not a.data:
         ap.error("--data is required (or --render)")
@@ -112,8 +120,8 @@ def main(argv=None):
 
 
 def render(res: dict, source: str = "") -> str:
-    """The pre-training table (throughput, ranks) and the few-label table of one result, and the comparison of
-    each layer's accuracy with the first softmax's."""
+    """The pre-training table (throughput, ranks) and the few-label table of one result, and the continuous
+    output's accuracy against each softmax layer's."""
     meta, pre = res["meta"], res["pretraining"]
     lines = [f"#### {meta['dataset']} ({meta['unlabeled_documents']:,} unlabelled documents"
              f"{'; ' + source if source else ''})", "",
@@ -136,16 +144,18 @@ def render(res: dict, source: str = "") -> str:
                  f"{100 * rs[n]['macro_f1_mean']:.1f} ± {100 * rs[n]['macro_f1_std']:.1f}" if n in rs else "-"
                  for n in ns]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    softmax = next((p["layer"] for p in pre if p["layer"] != "continuous"), None)
-    cont, ref = by.get("lm [continuous]"), by.get(f"lm [{softmax}]")
-    if cont and ref:
+    cont = by.get("lm [continuous]")
+    for softmax in [p["layer"] for p in pre if p["layer"] != "continuous"]:
+        ref = by.get(f"lm [{softmax}]")
+        if not (cont and ref):
+            continue
         lines.append("")
         for n in ns:
             if n in cont and n in ref:
                 d = 100 * (cont[n]["accuracy_mean"] - ref[n]["accuracy_mean"])
                 verdict = "within 1 point of or above" if d >= -1 else "MORE than 1 point below"
                 lines.append(f"N = {n}: continuous {100 * cont[n]['accuracy_mean']:.1f} vs {softmax} "
-                             f"{100 * ref[n]['accuracy_mean']:.1f} ({d:+.1f}): {verdict} the softmax model.")
+                             f"{100 * ref[n]['accuracy_mean']:.1f} ({d:+.1f}): {verdict} the {softmax} softmax model.")
     return "\n".join(lines)
 
 
