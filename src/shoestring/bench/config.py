@@ -11,7 +11,7 @@ from shoestring.errors import ConfigError
 METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "tfidf_pool_lr", "glove_lr",
            "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "embedder_lr", "auto", "auto_own")
 # the few-label recipe (tasks/classify/recipe.py) over every view: with the public MiniLM checkpoint (auto), and
-# from the user's text only (auto_own: TF-IDF, VAMPIRE, domain word vectors and the --mlm compact BERT when given,
+# from the user's text only (auto_own: TF-IDF, VAMPIRE, domain word vectors and the --embedder or --mlm model when given,
 # no weights from elsewhere)
 RECIPES = {"auto": ("tfidf", "vampire", "vectors", "minilm"), "auto_own": ("tfidf", "vampire", "vectors")}
 # a compact BERT (--mlm): its mean-pooled features, alone or next to VAMPIRE's, + logistic regression
@@ -52,7 +52,8 @@ class FewshotConfig(Config):
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
                                   "mlm_lr, mlm_vampire_lr and mlm_finetune methods, and auto_own's encoder view")
     embedder: str | None = param(None, "any embedder folder (`shoestring pretrain lm/vampire/simcse/...`, or a "
-                                       "BERT-family checkpoint) for the embedder_lr method: its features + LR")
+                                       "BERT-family checkpoint) for the embedder_lr method (its features + LR), and "
+                                       "auto_own's encoder view (instead of --mlm's)")
 
     def _check(self) -> None:
         if not self.data:

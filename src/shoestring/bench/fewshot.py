@@ -153,15 +153,18 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
 
     records = []
     lm = None
-    if any(m in MLM_METHODS for m in methods) or ("auto_own" in methods and config.mlm):
+    if any(m in MLM_METHODS for m in methods) or ("auto_own" in methods and config.mlm and not config.embedder):
         from shoestring.learners.mlm.estimator import MaskedLM
 
         lm = MaskedLM.from_pretrained(config.mlm)  # a shoestring folder or any BERT checkpoint
     embedders = {m: lm for m in methods if m in FEATURE_METHODS and m not in EMBEDDER_METHODS}
-    if any(m in EMBEDDER_METHODS for m in methods):
+    embedder = None
+    if any(m in EMBEDDER_METHODS for m in methods) or ("auto_own" in methods and config.embedder):
         from shoestring.registry import load_embedder
 
-        embedders["embedder_lr"] = load_embedder(config.embedder)
+        embedder = load_embedder(config.embedder)
+    if any(m in EMBEDDER_METHODS for m in methods):
+        embedders["embedder_lr"] = embedder
     features = _features(embedders, config, vae, tr_texts, te_texts, sizes)
     cache = contextlib.ExitStack()
     cache.enter_context(caching())  # the recipe's views embed each text once per run, not once per seed
@@ -192,8 +195,9 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                     if "minilm" in parts:
                         from shoestring.bench.baselines import _minilm_path
 
-                    # auto_own's encoder: the compact BERT given with --mlm (pre-trained by shoestring), if any
-                    encoder = _minilm_path() if "minilm" in parts else lm
+                    # auto_own's encoder: the embedder given with --embedder (e.g. a language model), else the
+                    # compact BERT given with --mlm (both pre-trained by shoestring on the user's text), if any
+                    encoder = _minilm_path() if "minilm" in parts else (embedder or lm)
                     clf = FewLabelClassifier(vampire=vae if "vampire" in parts else None,
                                              word_vectors=wv if "vectors" in parts else None,
                                              encoder=encoder, seed=seed)
