@@ -35,8 +35,9 @@ class FewshotConfig(Config):
                                                        "train split are skipped)")
     seeds: list[int] = param([0, 1, 2, 3, 4], "seeds: N rows drawn with numpy.random.default_rng(seed)"
                                               ".choice(len(train), N, replace=False)")
-    methods: list[str] = param([m for m in METHODS if m not in MLM_METHODS and m != "setfit"],
-                               f"methods to run, from {', '.join(METHODS)} (setfit, slow on a CPU, only when named)")
+    methods: list[str] = param([m for m in METHODS if m not in (*MLM_METHODS, *EMBEDDER_METHODS, "setfit")],
+                               f"methods to run, from {', '.join(METHODS)} (setfit, slow on a CPU, and the methods "
+                               "that need --mlm or --embedder only when named)")
     clean: list[str] = param([], "text clean-up before everything: html (tags, entities), email (headers)",
                              nargs="*")
     vampire_minutes: float = param(3.0, "VAMPIRE pre-training budget in minutes (once per dataset)", min=0.1)
