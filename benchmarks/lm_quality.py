@@ -132,18 +132,11 @@ def render(res: dict, source: str = "") -> str:
                      f"{p['vocabulary']:,} | {p['tokens'] / 1e6:.2f}M | {p['tokens_per_second']:,} | "
                      f"{p['epochs']:.2f} | {p['trainable_parameters']['output']:,} | "
                      f"{p['valid_mean_rank']:,.0f} | {100 * p['valid_top1']:.1f}% | {100 * p['valid_top10']:.1f}% |")
-    recs = res["records"]
-    ns = sorted({r["n_labels"] for r in recs})
-    by: dict[str, dict[int, dict]] = {}
-    for r in recs:
-        by.setdefault(r["method"], {})[r["n_labels"]] = r
-    lines += ["", "| features + LR | " + " | ".join(f"N = {n}: accuracy / macro-F1" for n in ns) + " |",
-              "|---|" + "---:|" * len(ns)]
-    for m, rs in by.items():
-        cells = [f"{100 * rs[n]['accuracy_mean']:.1f} ± {100 * rs[n]['accuracy_std']:.1f} / "
-                 f"{100 * rs[n]['macro_f1_mean']:.1f} ± {100 * rs[n]['macro_f1_std']:.1f}" if n in rs else "-"
-                 for n in ns]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from mlm_tables import by_method, fewshot_table
+
+    lines += [""] + fewshot_table(res["records"], "features + LR")
+    ns, by = by_method(res["records"])
     cont = by.get("lm [continuous]")
     for softmax in [p["layer"] for p in pre if p["layer"] != "continuous"]:
         ref = by.get(f"lm [{softmax}]")

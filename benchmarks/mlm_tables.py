@@ -22,17 +22,28 @@ def render(res: dict, source: str = "") -> str:
         lines.append(f"| {p['setting']} ({p['budget_minutes']:g} min) | {p['tokens'] / 1e6:.1f}M | "
                      f"{p['tokens_per_second']:,} | {p['steps']:,} | {p['epochs']:.2f} | "
                      f"{p['best_valid_loss_at_15pct']:.3f} | {top1} |")
-    recs = res["records"]
-    ns = sorted({r["n_labels"] for r in recs})
+    return "\n".join(lines + [""] + fewshot_table(res["records"]))
+
+
+def by_method(records: list[dict]) -> tuple[list[int], dict[str, dict[int, dict]]]:
+    """(the N values, {method: {N: record}}) of ``bench fewshot`` records."""
     by: dict[str, dict[int, dict]] = {}
-    for r in recs:
+    for r in records:
         by.setdefault(r["method"], {})[r["n_labels"]] = r
-    lines += ["", "| method | " + " | ".join(f"N = {n}" for n in ns) + " |", "|---|" + "---:|" * len(ns)]
+    return sorted({r["n_labels"] for r in records}), by
+
+
+def fewshot_table(records: list[dict], first: str = "method") -> list[str]:
+    """The methods x N Markdown table of ``bench fewshot`` records: accuracy ± std / macro-F1 ± std, in %."""
+    ns, by = by_method(records)
+    lines = [f"| {first} | " + " | ".join(f"N = {n}: accuracy / macro-F1" for n in ns) + " |",
+             "|---|" + "---:|" * len(ns)]
     for m, rs in by.items():
         cells = [f"{100 * rs[n]['accuracy_mean']:.1f} ± {100 * rs[n]['accuracy_std']:.1f} / "
-                 f"{100 * rs[n]['macro_f1_mean']:.1f}" if n in rs else "-" for n in ns]
+                 f"{100 * rs[n]['macro_f1_mean']:.1f} ± {100 * rs[n]['macro_f1_std']:.1f}" if n in rs else "-"
+                 for n in ns]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return lines
 
 
 def main(paths):
