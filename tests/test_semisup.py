@@ -312,3 +312,26 @@ def test_cv_gain_stops_when_the_folds_would_not_fit_the_time_allowed(edge_task):
     assert cv_gain(make_model, X_l, y_l, X_u, slow, max_seconds=0)["possible"] is False and len(calls) == 1
     full = cv_gain(make_model, X_l, y_l, X_u, slow, n_splits=3, max_seconds=30)
     assert full["possible"] and len(calls) == 4 and full["seconds"] >= 0.6
+
+
+def test_cv_gain_times_a_slow_method_on_a_sample_of_a_large_pool_before_any_full_fold(edge_task):
+    from shoestring.tasks.classify.semisup import CALIBRATION_ROWS
+
+    X_l, y_l, X_u, *_ = edge_task
+    big = np.repeat(X_u, -(-5 * CALIBRATION_ROWS // len(X_u)), axis=0)[:5 * CALIBRATION_ROWS]
+    pools = []
+
+    def linear(mk, X, y, pool):  # costs 0.1 ms per pool row: a full fold 0.5 s, the calibration 0.1 s
+        pools.append(pool.shape[0])
+        time.sleep(1e-4 * pool.shape[0])
+        return mk().fit(X, y)
+
+    res = cv_gain(make_model, X_l, y_l, big, linear, n_splits=3, max_seconds=0.8)  # 3 full folds: ~1.5 s
+    assert res["possible"] is False and f"{CALIBRATION_ROWS} of the {len(big)} pool rows" in res["reason"]
+    assert pools == [CALIBRATION_ROWS]  # stopped before any fold on the whole pool
+    ok = cv_gain(make_model, X_l, y_l, big, linear, n_splits=3, max_seconds=30)
+    assert ok["possible"] and pools[1:] == [CALIBRATION_ROWS] + [len(big)] * 3
+    # a small pool is not calibrated: the folds run as before
+    pools.clear()
+    cv_gain(make_model, X_l, y_l, X_u[:50], linear, n_splits=3, max_seconds=30)
+    assert pools == [50] * 3

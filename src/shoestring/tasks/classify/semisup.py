@@ -37,6 +37,8 @@ import scipy.sparse as sp
 __all__ = ["self_train", "label_spread", "spread_and_fit", "cv_gain"]
 
 
+CALIBRATION_ROWS = 1000  # pool rows cv_gain times a method on before a fold on the whole pool
+
 # ---------------------------------------------------------------------------------------------- inputs
 
 def _matrix(X, name: str):
@@ -368,7 +370,11 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
 
     ``max_seconds`` bounds the time: after each fold, if the folds left would take (at the mean time per fold
     so far) past it, the cross-validation stops and returns ``{"possible": False, "reason": ...}`` - a
-    partial estimate would be even noisier than a full one.
+    partial estimate would be even noisier than a full one. With a pool of more than ``CALIBRATION_ROWS``
+    rows, the method is first timed on that many of them (one fold's training rows), and the folds' time on
+    the whole pool extrapolated linearly in the rows: if that is past ``max_seconds`` no full fold is run (a
+    first fold alone can take longer than allowed). A method that grows faster than linearly in the pool can
+    still overshoot by its first fold.
 
     Two limits. The estimate is noisy: with 30 labelled rows (6 test rows a fold) one row moves a fold's
     accuracy by 0.17, and over 12 draws of the tests' planted task the macro-F1 gain of self-training ranged
@@ -404,7 +410,23 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
     total, t0 = s * max(1, int(n_repeats)), time.perf_counter()
     if max_seconds is not None and max_seconds <= 0:
         return {"possible": False, "method": name, "seconds": 0.0, "reason": "no time left for it"}
-    for tr, te in splitter.split(np.zeros(len(cv_rows)), y_l[cv_rows]):
+    splits = list(splitter.split(np.zeros(len(cv_rows)), y_l[cv_rows]))
+    if max_seconds is not None and X_u.shape[0] > CALIBRATION_ROWS:
+        # a first fold on the whole pool can by itself take longer than allowed, and the check below needs one
+        # finished fold: time the method on a sample of the pool first and extrapolate (linearly in the rows)
+        train = np.concatenate([cv_rows[splits[0][0]], fixed_rows])
+        sample = np.random.default_rng(random_state).choice(X_u.shape[0], CALIBRATION_ROWS, replace=False)
+        t = time.perf_counter()
+        make_model().fit(X_l[train], y_l[train])
+        fn(make_model, X_l[train], y_l[train], X_u[np.sort(sample)], **kwargs)
+        small = time.perf_counter() - t
+        per_fold = small * (len(train) + X_u.shape[0]) / (len(train) + CALIBRATION_ROWS)
+        if time.perf_counter() - t0 + per_fold * total > max_seconds:
+            return {"possible": False, "method": name, "seconds": round(time.perf_counter() - t0, 2),
+                    "reason": f"{total} folds would take ~{per_fold * total:.0f} s (from a {small:.1f} s fit on "
+                              f"{CALIBRATION_ROWS} of the {X_u.shape[0]} pool rows), over the {max_seconds:.1f} s "
+                              "allowed"}
+    for tr, te in splits:
         spent = time.perf_counter() - t0
         if max_seconds is not None and folds and spent + spent / len(folds) * (total - len(folds)) > max_seconds:
             return {"possible": False, "method": name, "seconds": round(spent, 2),
