@@ -28,7 +28,7 @@ import torch
 from shoestring.learners.lm.config import LMConfig
 from shoestring.learners.lm.data import LMData
 from shoestring.learners.lm.model import BiLM
-from shoestring.learners.lm.outputs import ContinuousOutput
+from shoestring.learners.lm.outputs import ContinuousOutput, rank_metrics
 
 ROWS = 256  # targets scored at once: ROWS x V floats (100 MB at V = 100k)
 
@@ -85,12 +85,10 @@ class LMLearner:
         out = {}
         for name, (losses, ranks) in per.items():
             out[f"valid_{name}_loss"] = float(torch.cat(losses).mean())
-        ranks = torch.cat([r for _, rs in per.values() for r in rs]).double()
         out["valid_loss"] = (out["valid_forward_loss"] + out["valid_backward_loss"]) / 2
         if not isinstance(self.model.output, ContinuousOutput):
             out["valid_perplexity"] = math.exp(min(out["valid_loss"], 50.0))
-        out.update(valid_mean_rank=float(ranks.mean()), valid_top1=float((ranks <= 1).double().mean()),
-                   valid_top10=float((ranks <= 10).double().mean()))
+        out.update(rank_metrics(torch.cat([r for _, rs in per.values() for r in rs])))
         return out
 
     @property

@@ -91,6 +91,13 @@ class OutputLayer(nn.Module):
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
+def rank_metrics(ranks: torch.Tensor, prefix: str = "valid_") -> dict[str, float]:
+    """The mean rank, top-1 and top-10 rates of the true words' ranks (1 = first), as validation reports them."""
+    r = ranks.double()
+    return {f"{prefix}mean_rank": float(r.mean()), f"{prefix}top1": float((r <= 1).double().mean()),
+            f"{prefix}top10": float((r <= 10).double().mean())}
+
+
 # ---------------------------------------------------------------------------------------------- softmaxes
 class FullSoftmax(OutputLayer):
     """p(w | h) = softmax(W h + b)_w over all V words; loss -log p(w_i | h_i). The exact reference.

@@ -230,7 +230,10 @@ class CompactBert(nn.Module):
         """Masked-LM cross-entropy at the predicted positions ``targets_at`` (a boolean (B, T)): their mean, or
         their sum divided by ``normalizer`` (a constant per sequence makes the loss of a batch the exact average of
         the losses of its parts, so micro-batches and processes add up to the same gradient)."""
-        h = self.encode(ids, positions, segments)
+        return self.mlm_loss(self.encode(ids, positions, segments), targets_at, targets, normalizer)
+
+    def mlm_loss(self, h, targets_at, targets, normalizer=None):
+        """The masked-LM cross-entropy of hidden states ``h`` (B, T, H) at ``targets_at`` (see :meth:`forward`)."""
         logits = self.mlm_logits(h[targets_at])
         if normalizer is None:
             return F.cross_entropy(logits, targets)

@@ -31,7 +31,7 @@ import time
 import torch
 from torch import nn
 
-from shoestring.learners.lm.outputs import ContinuousOutput
+from shoestring.learners.lm.outputs import ContinuousOutput, rank_metrics
 from shoestring.learners.mlm.model import CompactBert, Transform
 from shoestring.learners.mlm.objectives import Export, Objective
 
@@ -136,9 +136,7 @@ class ContinuousObjective(Objective):
             h = module.predicted(t["ids"], t["positions"], t["segments"], t["targets_at"])
             losses.append(out.losses(out.predict(h), t["targets"], negatives=None))  # max_margin: all V
             ranks.append(out.rank(h, t["targets"]))
-        loss, rank = torch.cat(losses).double(), torch.cat(ranks).double()
-        return {"valid_loss": float(loss.mean()), "valid_mean_rank": float(rank.mean()),
-                "valid_top1": float((rank <= 1).double().mean()), "valid_top10": float((rank <= 10).double().mean())}
+        return {"valid_loss": float(torch.cat(losses).double().mean()), **rank_metrics(torch.cat(ranks))}
 
     # ------------------------------------------------------------------ saving
     def export(self, module):

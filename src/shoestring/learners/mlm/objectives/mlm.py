@@ -28,11 +28,15 @@ class MaskedLMObjective(Objective):
         # cross-entropy, and exactly additive over micro-batches and processes
         return module(**tensors, normalizer=len(ids) * max(1.0, m_pred * ids.shape[1])), {}
 
+    def encoder(self, module):
+        """The BERT whose masked-LM head is scored in :meth:`evaluate` (``module``: what :meth:`build` made)."""
+        return module
+
     def evaluate(self, learner, n_sequences):
         """Masked-LM loss and accuracy at 15% masking."""
         import torch.nn.functional as F
 
-        model = learner.model
+        model = self.encoder(learner.model)
         total, correct, count = 0.0, 0, 0
         for _, t in learner.valid_batches(n_sequences, EVAL_RATE, EVAL_RATE, True):
             h = model.encode(t["ids"], t["positions"], t["segments"])

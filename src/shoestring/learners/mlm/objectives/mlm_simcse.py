@@ -71,11 +71,7 @@ class JointPretrainer(nn.Module):
                 original=None):
         """``(loss, parts)``: L_MLM + λ InfoNCE, and the floats ``mlm_loss``, ``contrastive_loss``, ``fragments``."""
         h = self.encoder.encode(ids, positions, segments)
-        logits = self.encoder.mlm_logits(h[targets_at])
-        if normalizer is None:
-            mlm = F.cross_entropy(logits, targets)
-        else:
-            mlm = F.cross_entropy(logits, targets, reduction="sum") / normalizer
+        mlm = self.encoder.mlm_loss(h, targets_at, targets, normalizer)
         con, n = self.contrastive(h, original, positions, segments)
         parts = {"mlm_loss": float(mlm.detach()), "contrastive_loss": 0.0 if con is None else float(con.detach()),
                  "fragments": float(n)}
@@ -108,22 +104,20 @@ class MaskedLMSimCSEObjective(MaskedLMObjective):
         original = torch.from_numpy(ids).to(tensors["ids"].device)
         return module(**tensors, normalizer=len(ids) * max(1.0, m_pred * ids.shape[1]), original=original)
 
+    def encoder(self, module):
+        return module.encoder
+
     def evaluate(self, learner, n_sequences):
         """Masked-LM loss and accuracy at 15% masking (as ``mlm``; ``valid_loss`` selects the best model), and
         the contrastive loss on the same held-out batches (dropout off: the views differ by the masking)."""
-        module = learner.model
-        total, correct, count, con, batches = 0.0, 0, 0, 0.0, 0
+        out = super().evaluate(learner, n_sequences)
+        module, con, batches = learner.model, 0.0, 0
         for ids, t in learner.valid_batches(n_sequences, EVAL_RATE, EVAL_RATE, True):
             h = module.encoder.encode(t["ids"], t["positions"], t["segments"])
-            logits = module.encoder.mlm_logits(h[t["targets_at"]])
-            total += float(F.cross_entropy(logits, t["targets"], reduction="sum"))
-            correct += int((logits.argmax(-1) == t["targets"]).sum())
-            count += len(t["targets"])
             c, _ = module.contrastive(h, torch.from_numpy(ids).to(h.device), t["positions"], t["segments"])
-            if c is not None:
+            if c is not None:  # held-out batches of one fragment have nothing to contrast
                 con, batches = con + float(c), batches + 1
-        out = {"valid_loss": total / max(count, 1), "valid_accuracy": correct / max(count, 1)}
-        if batches:  # held-out batches of one fragment have nothing to contrast
+        if batches:
             out["valid_contrastive_loss"] = con / batches
         return out
 
