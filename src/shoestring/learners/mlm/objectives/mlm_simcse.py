@@ -18,8 +18,8 @@ the next sequence) are left out of the contrastive term.
 
 Cost: one more forward and backward pass of the encoder per step (about 2x the masked-LM step); the budget
 (``--minutes``) is shared, so at equal time the model sees about half the tokens. The export is masked-LM's (a
-``BertForMaskedLM`` folder: both heads trained are kept), and ``transform``'s mean pooling is the pooling
-trained.
+``BertForMaskedLM`` folder with its trained head; the contrastive term has no head of its own), and
+``transform``'s mean pooling is the pooling the contrastive term trained.
 """
 
 from __future__ import annotations
