@@ -15,10 +15,10 @@ on a shared machine do not change how much training each layer gets). Then:
   logistic regression (C by 5-fold CV on the N labels, ``bench fewshot``'s ``embedder_lr``), N labels x 5 seeds,
   the protocol of ``../shared/data/README.md``; TF-IDF + LR beside them (``--baselines``) for scale.
 
-    python benchmarks/lm_quality.py --data ../shared/data/ag_news --clean html --minutes 10 --threads 1 \\
-        --json docs/results/lm_quality_ag_news.json
-    python benchmarks/lm_quality.py --data ../shared/data/chemprot --minutes 10 --threads 1 \\
-        --json docs/results/lm_quality_chemprot.json
+    python benchmarks/lm_quality.py --data ../shared/data/ag_news --clean html --layers continuous full adaptive \\
+        --minutes 10 --threads 1 --json docs/results/lm_quality_ag_news.json
+    python benchmarks/lm_quality.py --data ../shared/data/20newsgroups --clean email --minutes 10 --threads 1 \\
+        --json docs/results/lm_quality_20newsgroups.json
 
 Trained models are kept in ``--workdir`` and reused by a later run with the same settings. Tables (the files of
 one dataset merged): ``python benchmarks/lm_quality.py --render docs/results/lm_quality_*.json``.

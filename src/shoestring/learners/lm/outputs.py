@@ -91,11 +91,11 @@ class OutputLayer(nn.Module):
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
-def rank_metrics(ranks: torch.Tensor, prefix: str = "valid_") -> dict[str, float]:
+def rank_metrics(ranks: torch.Tensor) -> dict[str, float]:
     """The mean rank, top-1 and top-10 rates of the true words' ranks (1 = first), as validation reports them."""
     r = ranks.double()
-    return {f"{prefix}mean_rank": float(r.mean()), f"{prefix}top1": float((r <= 1).double().mean()),
-            f"{prefix}top10": float((r <= 10).double().mean())}
+    return {"valid_mean_rank": float(r.mean()), "valid_top1": float((r <= 1).double().mean()),
+            "valid_top10": float((r <= 10).double().mean())}
 
 
 # ---------------------------------------------------------------------------------------------- softmaxes
