@@ -121,3 +121,37 @@ def test_the_budget_leaves_out_what_does_not_fit(tiny_lm):
     texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
     tight = FewLabelClassifier(encoder=tiny_lm, minutes=0.2, semi_supervised="off").fit(texts, labels)
     assert not tight.training_["contrastive"]["used"] and "budget" in tight.training_["contrastive"]["why"]
+
+
+def test_a_fold_that_overruns_shrinks_the_later_shares(tiny_lm, monkeypatch):
+    """Each fine-tuning's share is set when it starts, from the time then left: when the first nested fold takes
+    far more than its share (a busy machine), the later fine-tunings get less, and the whole phase stays within
+    its three quarters of the budget plus that one overrun."""
+    import time as _time
+
+    import shoestring.learners.contrastive.labels as labels_mod
+    import shoestring.tasks.classify.recipe as recipe_mod
+
+    real = labels_mod.fit_contrastive
+    given = []
+
+    def fake(lm, texts, y, config, callbacks=None):
+        given.append(config.minutes * 60)
+        if len(given) == 1:
+            _time.sleep(config.minutes * 60 * 1.6)  # the first fold overruns its share by 60%
+        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks)
+
+    monkeypatch.setattr(labels_mod, "fit_contrastive", fake)
+    monkeypatch.setattr(recipe_mod, "MIN_FINETUNE_SECONDS", 1.0)  # a small budget keeps the test short
+    docs = planted_docs(30, seed=7)
+    texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
+    budget = 0.25  # minutes: 15 s, three quarters = 11 s for 3 fine-tunings (2 folds of 15 rows, then all 30)
+    clf = FewLabelClassifier(encoder=tiny_lm, minutes=budget, semi_supervised="off", c_grid=[1.0],
+                             contrastive="on", contrastive_folds=2).fit(texts, labels)
+    c = clf.training_["contrastive"]
+    if len(given) < 3:  # the overrun left too little for the rest: said, not used
+        assert not c["used"] and "budget" in c["why"], c["why"]
+    else:
+        # the two folds train on 15 rows each: planned up front they would get equal shares
+        assert given[1] < 0.8 * given[0], given
+    assert clf.training_["seconds"] < 0.75 * budget * 60 + 0.6 * given[0] + 5, (clf.training_["seconds"], given)

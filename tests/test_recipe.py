@@ -220,3 +220,50 @@ def test_the_budget_bounds_the_pool_methods_and_every_phase_is_timed(monkeypatch
             "final fit"} <= set(t["phases"])
     assert sum(t["phases"].values()) <= t["seconds"] + 0.05
     assert clf.predict(texts[:3])
+
+
+def test_used_columns_lr_is_the_same_model():
+    """Dropping the columns no training row uses changes nothing but the cost: same coefficients (zeros in the
+    dropped columns), same probabilities on rows that do use them; dense features pass through."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    from shoestring.tasks.classify.linear import LinearHead, UsedColumnsLR
+
+    rng = np.random.default_rng(0)
+    X = sp.random(60, 400, density=0.02, random_state=1, format="csr")
+    X = sp.hstack([X, sp.csr_matrix(rng.normal(size=(60, 3)))], format="csr")
+    y = rng.integers(0, 3, 60)
+    train, test = slice(0, 40), slice(40, 60)
+    assert len(np.unique(X[train].indices)) < X.shape[1]  # some columns unused in training
+    ref = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(X[train], y[train])
+    ours = UsedColumnsLR(10.0, 0).fit(X[train], y[train])
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-10)
+    np.testing.assert_allclose(ours.predict_proba(X[test]), ref.predict_proba(X[test]), atol=1e-10)
+    np.testing.assert_allclose(LinearHead.from_sklearn(ours, 3).predict_proba(X[test]), ref.predict_proba(X[test]),
+                               atol=1e-10)
+    w = rng.uniform(0.5, 1.0, 40)
+    np.testing.assert_allclose(UsedColumnsLR(1.0, 0).fit(X[train], y[train], sample_weight=w).coef_,
+                               LogisticRegression(C=1.0, max_iter=2000).fit(X[train], y[train], sample_weight=w).coef_,
+                               atol=1e-10)
+    D = X.toarray()
+    assert (UsedColumnsLR(10.0, 0).fit(D[train], y[train]).predict(D[test]) == ref.predict(X[test])).all()
+
+
+def test_the_budget_bounds_the_view_cross_validation(monkeypatch):
+    """All views together are scored first; once the view cross-validation's share of the budget is spent, the
+    remaining (view, C) pairs are skipped and the training record says how many."""
+    import shoestring.tasks.classify.recipe as recipe_mod
+
+    monkeypatch.setattr(recipe_mod, "VIEW_CV_SHARE", 0.0)
+    rng = np.random.default_rng(0)
+    bits = {f"doc{i}": i % 2 for i in range(40)}
+    texts = [" ".join(rng.choice(GROUPS["music"], 4)) + f" doc{i}" for i in range(40)]
+    labels = [str(i % 2) for i in range(40)]
+    clf = FewLabelClassifier(encoder=_Planted(bits), semi_supervised="off", c_grid=[1.0, 10.0], minutes=5)
+    clf.fit(texts, labels)
+    assert sorted(clf.cv_) == ["tfidf+encoder C=1", "tfidf+encoder C=10"]
+    assert "4 pairs not scored" in clf.training_["why"] and clf.training_["chosen"] == "tfidf+encoder"
+    unbounded = FewLabelClassifier(encoder=_Planted(bits), semi_supervised="off", c_grid=[1.0, 10.0], minutes=None)
+    unbounded.fit(texts, labels)
+    assert len(unbounded.cv_) == 6 and "not scored" not in unbounded.training_["why"]

@@ -23,12 +23,16 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    features, kept only where the same cross-validation on the labels says it helps.
 
 ``minutes`` bounds the whole fit. The unlabeled texts are first cut to a seeded sample of ``max_pool``
-(fitting the TF-IDF view over millions of texts is not what a 10-minute budget is for); the fine-tunings
-share three quarters of what is left after the frozen candidates (each stops cleanly at its share); the pool
-is cut to what can be embedded in a quarter of what is left after that; judging self-training and label
-spreading gets most of the rest, each method's cross-validation stopping early (the method then unused) when
-its remaining folds would not fit. ``training_["phases"]`` has the seconds of each phase, and whatever was
-left out is said in ``training_``.
+(fitting the TF-IDF view over millions of texts is not what a 10-minute budget is for); cross-validating the
+frozen candidates gets at most ``VIEW_CV_SHARE`` of the budget (all views together are scored first; pairs
+left when it is spent are skipped); the fine-tunings and their scoring share three quarters of what is left
+after that, each fine-tuning's share set when it starts from the time then left (so one that overruns on a
+busy machine shrinks the rest); the pool is cut to what can be embedded in a quarter of what is left after
+that; judging self-training and label spreading gets most of the rest, each method timed on a small part of
+the pool first and skipped (the method then unused) when its folds would not fit. ``training_["phases"]``
+has the seconds of each phase, and whatever was left out is said in ``training_``. Every logistic regression
+is fitted on the columns its rows use (:class:`~shoestring.tasks.classify.linear.UsedColumnsLR`: the same
+model, 10x cheaper on a TF-IDF view whose vocabulary comes from the pool).
 
 Example::
 
@@ -54,9 +58,13 @@ from shoestring.errors import ArtifactError, ConfigError, InputError
 from shoestring.tasks.classify.config import RecipeConfig
 from shoestring.tasks.classify.estimator import LabelPredictor, _normalized
 from shoestring.tasks.classify.linear import LinearHead
-from shoestring.tasks.classify.linear import logistic_regression as _head
+from shoestring.tasks.classify.linear import UsedColumnsLR as _head
 from shoestring.tasks.classify.linear import one_blas_thread as _one_thread
 from shoestring.tasks.classify.views import EmbeddingView, TfidfView
+
+MIN_FINETUNE_SECONDS = 15.0  # a contrastive fine-tuning given less than this is not started
+VIEW_CV_SHARE = 0.25  # at most this part of the time left goes to cross-validating the frozen views' (view, C) pairs
+
 
 def _stack(blocks: list) -> sp.csr_matrix | np.ndarray:
     if len(blocks) == 1:
@@ -174,15 +182,13 @@ class FewLabelClassifier(LabelPredictor):
             chosen, C = list(candidates)[-1], 10.0
             reason = "every class has a single labelled example: no cross-validation, all views with C = 10"
         else:
-            with clock.phase("cross-validate views"):
-                for cand, idx in candidates.items():
-                    X = _stack([blocks[i] for i in idx])
-                    for Cv in c.c_grid:
-                        self.cv_[f"{cand} C={Cv:g}"] = self._cross_validate(X, y, folds, Cv)
+            skipped = self._cross_validate_views(blocks, y, folds, candidates, clock)
             best = _best(self.cv_)
             chosen, C = best.rsplit(" C=", 1)[0], float(best.rsplit(" C=", 1)[1])
             reason = (f"best of {len(self.cv_)} (view, C) pairs by {len(folds)}-fold cross-validation on the labels: "
                       f"accuracy {self.cv_[best]['accuracy']:.4f}, macro-F1 {self.cv_[best]['macro_f1']:.4f}")
+            if skipped:
+                reason += f" ({skipped} pairs not scored: their share of the --minutes budget was spent)"
         with clock.phase("contrastive"):
             tuned = self._contrastive(texts, y, blocks, candidates, clock, callbacks)
         if tuned["used"]:
@@ -214,6 +220,21 @@ class FewLabelClassifier(LabelPredictor):
                           "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
         return self
 
+    def _cross_validate_views(self, blocks, y, folds, candidates, clock: "_Clock") -> int:
+        """Score every (candidate, C) into ``cv_``: all views together first, then each alone. Bounded by
+        ``VIEW_CV_SHARE`` of the budget: once it is spent, the pairs not yet scored are skipped (their number is
+        returned); at least the first candidate is always scored in full."""
+        order = list(candidates)[-1:] + list(candidates)[:-1]
+        stop = clock.spent() + VIEW_CV_SHARE * clock.left()
+        pairs = [(cand, Cv) for cand in order for Cv in self.config.c_grid]
+        with clock.phase("cross-validate views"):
+            for n, (cand, Cv) in enumerate(pairs):
+                if n >= len(self.config.c_grid) and clock.spent() > stop:
+                    return len(pairs) - n
+                X = _stack([blocks[i] for i in candidates[cand]])
+                self.cv_[f"{cand} C={Cv:g}"] = self._cross_validate(X, y, folds, Cv)
+        return 0
+
     def _contrastive(self, texts, y, blocks, candidates, clock: "_Clock", callbacks) -> dict:
         """Fine-tune the ``encoder`` view contrastively on the labels (SetFit's first stage), judged by nested
         cross-validation: each of ``contrastive_folds`` folds fine-tunes on its training part only and scores
@@ -235,11 +256,20 @@ class FewLabelClassifier(LabelPredictor):
             out["why"] = "no BERT-family encoder (--checkpoint / encoder=) to fine-tune"
             return out
         cfolds = _folds(y, c.contrastive_folds, c.seed)
-        # each fine-tuning's share of three quarters of the time left (the rest: embedding, the pool, the head)
-        # is in proportion to its training rows: the folds', then all of them
+        # the fine-tunings and their scoring get three quarters of the time left (the rest: embedding, the pool,
+        # the head); each fine-tuning's share is set when it starts, from the time then left, in proportion to
+        # its training rows among those still to come (the folds', then all of them), less the scoring of the
+        # folds still to score (timed on the first fold): a fold that overruns shrinks the later shares
         rows = [len(tr) for tr, _ in (cfolds or [])] + [len(texts)]
-        share = [clock.left() * 0.75 * r / sum(rows) for r in rows]
-        if min(share) < 15:
+        stop = clock.spent() + 0.75 * clock.left()
+        scoring = 0.0  # seconds to embed and score one fold's candidates, once measured
+
+        def share(i: int) -> float:
+            if clock.budget is None:
+                return float("inf")
+            return (stop - clock.spent() - scoring * (len(rows) - 1 - i)) * rows[i] / sum(rows[i:])
+
+        if min(rows) * share(0) / rows[0] < MIN_FINETUNE_SECONDS:  # the smallest share
             out["why"] = (f"not enough of the --minutes budget left ({clock.left():.0f} s) for {len(rows)} "
                           "fine-tunings: not used")
             return out
@@ -255,7 +285,12 @@ class FewLabelClassifier(LabelPredictor):
             out["why"] = "every class has a single labelled example: nothing to cross-validate it by, not used"
             return out
         for f, (tr, va) in enumerate(cfolds or []):
-            tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share[f]), callbacks=callbacks)
+            if share(f) < MIN_FINETUNE_SECONDS:
+                out["why"] = (f"the --minutes budget ran out after {f} of {len(cfolds)} nested cross-validation "
+                              "folds: not used")
+                return out
+            tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks)
+            t_score = time.perf_counter()
             E = EmbeddingView(tuned, "encoder", cache=False).transform(texts)
             del tuned
             for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
@@ -264,6 +299,7 @@ class FewLabelClassifier(LabelPredictor):
                     for Cv in c.c_grid:
                         s = self._cross_validate(X, y, [(tr, va)], Cv)
                         nested.setdefault(f"{tag}: {cand} C={Cv:g}", []).append((s["accuracy"], s["macro_f1"]))
+            scoring = max(scoring, time.perf_counter() - t_score)
         scores = {k: {"accuracy": float(np.mean([a for a, _ in v])), "macro_f1": float(np.mean([m for _, m in v])),
                       "folds": len(v)} for k, v in nested.items()}
         out["cv"] = scores
@@ -285,8 +321,11 @@ class FewLabelClassifier(LabelPredictor):
         else:  # "on" with one example per class: all views, C = 10, as without cross-validation
             out.update(chosen=list(candidates)[-1], C=10.0,
                        why="contrastive fine-tuning asked for; one example per class: all views with C = 10")
+        if share(len(rows) - 1) < MIN_FINETUNE_SECONDS:
+            out["why"] += f"; but the --minutes budget left ({clock.left():.0f} s) cannot fine-tune on all labels: not used"
+            return out
         t = time.perf_counter()
-        tuned = fit_contrastive(lm, texts, y, config(share[-1]), callbacks=callbacks)
+        tuned = fit_contrastive(lm, texts, y, config(share(len(rows) - 1)), callbacks=callbacks)
         out.update(used=True, model=tuned, training=tuned.training_, seconds=round(time.perf_counter() - t, 2))
         return out
 
