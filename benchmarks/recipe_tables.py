@@ -56,7 +56,20 @@ def main(paths):
             print(f"\n`{m}` {_pct(by[m]['accuracy_mean'])} is {'above' if diff > 0 else 'NOT above'} the best "
                   f"{'baseline' if m == 'auto' else 'baseline without pre-trained weights'} `{best}` "
                   f"{_pct(by[best]['accuracy_mean'])} ({diff:+.1f} points).", end="")
+            print(" " + stability(by[m]), end="")
         print()
+
+
+def stability(r) -> str:
+    """The issue's stability check: no seed under the test split's majority-class rate, or more than 3 points
+    under the method's own mean."""
+    accs = [x["accuracy"] for x in r["runs"]]
+    worst, mean = min(accs), r["accuracy_mean"]
+    floor = r.get("test_majority_rate")
+    bad = worst < mean - 0.03 or (floor is not None and worst < floor)
+    return (f"Stability over {len(accs)} seeds: worst seed {_pct(worst)} ({100 * (worst - mean):+.1f} against the "
+            f"mean" + (f", majority class {_pct(floor)}" if floor is not None else "") + ("): **MISSED**." if bad
+                                                                                       else "): met."))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,20 @@ def test_tfidf_view_matches_scikit_learn_on_its_own_terms():
     np.testing.assert_allclose(v.transform(texts).toarray(), ref.transform(texts).toarray()[:, order], rtol=1e-5)
 
 
+def test_tfidf_vocabulary_from_the_labelled_texts_idf_from_all():
+    labelled = ["red apple pie", "red apple tart", "green pear"]
+    pool = ["green pear cake", "green tea", "blue sky", "blue sea", "apple"] * 3
+    v = TfidfView(min_df=2, ngrams=1).fit(labelled + pool, vocabulary_texts=labelled * 4)
+    assert sorted(v.vocabulary_) == ["apple", "green", "pear", "pie", "red", "tart"]
+    ref = TfidfView(min_df=1, ngrams=1).fit(labelled + pool)  # the same IDF over all the texts
+    for t, j in v.vocabulary_.items():
+        assert v.idf_[j] == pytest.approx(ref.idf_[ref.vocabulary_[t]])
+    X = v.transform(["blue apple", "blue sky"]).toarray()
+    assert np.linalg.norm(X[0]) == pytest.approx(1.0) and not X[1].any()  # words outside it are not counted
+    pooled = TfidfView(min_df=2, ngrams=1).fit(labelled + pool)
+    assert "blue" in pooled.vocabulary_ and "blue" not in v.vocabulary_
+
+
 def test_views_combined_beat_each_view_alone():
     """Class = two bits: TF-IDF sees the first (a cue word), the planted embedder only the second (hidden
     behind a word that occurs once). Each view alone is right half the time; together they carry the label."""
@@ -150,7 +164,7 @@ def test_the_unlabeled_pool_teaches_words_the_labels_never_show():
     pool = [" ".join(rng.choice(GROUPS[g], 8)) for g in names for _ in range(60)]
     test_y = [g for g in names for _ in range(20)]
     test = [" ".join(rng.choice(GROUPS[g][4:], 5)) for g in test_y]
-    kw = dict(c_grid=[10.0], random_state=0)
+    kw = dict(c_grid=[10.0], random_state=0, tfidf_vocabulary="pool")  # the test rows' words are in the pool only
     supervised = FewLabelClassifier(semi_supervised="off", **kw).fit(texts, labels, unlabeled=pool)
     assert supervised.evaluate(test, test_y)["accuracy"] < 0.5
     for method in ("self_train", "label_spread"):

@@ -27,6 +27,7 @@ import json
 import logging
 import platform
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
     if dropped:
         log.warning("%d test rows have labels absent from train; they are dropped", dropped)
         te_texts, te_labels = [te_texts[i] for i in keep], [te_labels[i] for i in keep]
+    majority = max(Counter(te_labels).values()) / len(te_labels)  # the floor a stable method stays above
     sizes = [n for n in config.labels if n <= len(tr_texts)]
     too_many = [n for n in config.labels if n > len(tr_texts)]
     if not sizes:
@@ -231,6 +233,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                    "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1)) if len(f1) > 1 else 0.0,
                    "runs": runs, "train_seconds_mean": float(np.mean([r["seconds"] for r in runs])),
                    "n_train": len(tr_texts), "n_test": len(te_texts), "n_test_dropped_unseen_label": dropped,
+                   "test_majority_rate": majority,
                    "n_unlabeled_pretraining": len(pre_texts) if m in NEURAL and any(NEURAL[m]) else None,
                    "pretrain_seconds": pre_seconds if NEURAL.get(m, (False,))[0] else None,
                    "word_vectors": NEURAL.get(m, (False, None))[1],

@@ -84,6 +84,11 @@ class RecipeConfig(Config):
                                         "unlabeled pool are cut to fit it (None in Python: no limit)", above=0.0)
     tfidf: bool = param(True, "include the TF-IDF view")
     min_df: int = param(2, "TF-IDF: drop n-grams seen in fewer texts", min=1)
+    tfidf_vocabulary: str = param("labelled", "TF-IDF: the n-grams kept: those at least --min-df labelled texts "
+                                              "share (labelled), or those of the labelled and unlabeled texts "
+                                              "(pool: lets pseudo-labels teach words no label shows, but rows "
+                                              "then spread their norm over words no model weight reads); the "
+                                              "IDF comes from both either way", choices=("labelled", "pool"))
     seed: int = param(0, "fixes the folds, the pool sample and the solver")
 
     def _check(self) -> None:

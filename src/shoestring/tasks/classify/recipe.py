@@ -140,7 +140,8 @@ class FewLabelClassifier(LabelPredictor):
     def _views(self, texts: list[str], pool: list[str] = ()) -> list:
         views = []
         if self.config.tfidf:
-            views.append(TfidfView(min_df=self.config.min_df).fit(texts + list(pool)))
+            vocabulary = texts if self.config.tfidf_vocabulary == "labelled" else None
+            views.append(TfidfView(min_df=self.config.min_df).fit(texts + list(pool), vocabulary_texts=vocabulary))
         for name in ("vampire", "word_vectors", "encoder"):
             source = getattr(self, name)
             if source is not None:

@@ -3,7 +3,8 @@
 A *view* turns texts into one block of features, each from a different representation the user has:
 
 - :class:`TfidfView`: sparse TF-IDF of word 1-2 grams, sublinear tf, ``min_df`` 2, with the IDF fitted on the
-  user's unlabeled text as well as the labelled rows (the pool tells which words are rare in this domain);
+  user's unlabeled text as well as the labelled rows (the pool tells which words are rare in this domain) and,
+  in the recipe, the vocabulary of the n-grams that labelled texts share;
   words come from shoestring's any-language tokenizer, so Thai or Chinese text gets character bigrams;
 - :class:`EmbeddingView`: the vectors of any shoestring :class:`~shoestring.estimator.Embedder` - a VAMPIRE,
   domain word vectors, a compact BERT pre-trained on the user's text, or a Hugging Face BERT-family
@@ -72,20 +73,25 @@ class TfidfView:
             out += [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
         return out
 
-    def fit(self, texts) -> "TfidfView":
+    def fit(self, texts, vocabulary_texts=None) -> "TfidfView":
+        """IDF over ``texts``; the vocabulary: the n-grams in at least ``min_df`` of ``vocabulary_texts`` (default:
+        of ``texts``). The few-label recipe passes labelled + unlabeled ``texts`` and the labelled ones as
+        ``vocabulary_texts``: an n-gram no two labelled texts share gets no useful weight from the labels, and
+        in the row's L2 norm it only shrinks the n-grams that do (measured on chemprot and debian at 200 labels,
+        5 seeds: the pool's vocabulary cost 6-13 points of cross-validated accuracy)."""
         from shoestring.data.tokenizer import WORD_TOKENIZER
 
         self.tokenizer_config_ = WORD_TOKENIZER
-        key = _key("tfidf", self.ngrams, self.min_df, self.max_features, texts) if _CACHE is not None else None
+        key = (_key("tfidf", self.ngrams, self.min_df, self.max_features, texts, vocabulary_texts)
+               if _CACHE is not None else None)
         if key in (_CACHE or {}):
             self.vocabulary_, self.idf_ = _CACHE[key]
             return self
-        df: Counter = Counter()
-        for t in texts:
-            df.update(set(self._terms(t)))
-        n = len(texts)
-        min_df = self.min_df if n >= 10 * self.min_df else 1  # a tiny corpus keeps its rare words
-        terms = [t for t, c in df.most_common() if c >= min_df][: self.max_features]
+        df = self._doc_freq(texts)
+        vdf = df if vocabulary_texts is None else self._doc_freq(vocabulary_texts)
+        n, nv = len(texts), len(texts if vocabulary_texts is None else vocabulary_texts)
+        min_df = self.min_df if nv >= 10 * self.min_df else 1  # a tiny corpus keeps its rare words
+        terms = [t for t, c in vdf.most_common() if c >= min_df][: self.max_features]
         if not terms:
             raise InputError("the texts have no words for TF-IDF", hint="check the text field")
         terms.sort()
@@ -95,6 +101,12 @@ class TfidfView:
         if key is not None:
             _CACHE[key] = (self.vocabulary_, self.idf_)
         return self
+
+    def _doc_freq(self, texts) -> Counter:
+        df: Counter = Counter()
+        for t in texts:
+            df.update(set(self._terms(t)))
+        return df
 
     @property
     def dim(self) -> int:
