@@ -281,3 +281,29 @@ def test_the_budget_bounds_the_view_cross_validation(monkeypatch):
     unbounded = FewLabelClassifier(encoder=_Planted(bits), semi_supervised="off", c_grid=[1.0, 10.0], minutes=None)
     unbounded.fit(texts, labels)
     assert len(unbounded.cv_) == 6 and "not scored" not in unbounded.training_["why"]
+
+
+@pytest.mark.parametrize("gains, used", [([0.2, -0.1, -0.05, 0.1, -0.1], False), ([0.04, 0.05, 0.04, 0.05, 0.04], True)])
+def test_a_pool_method_is_kept_only_for_a_gain_above_the_folds_noise(monkeypatch, gains, used):
+    """Mean accuracy gain +0.01 with folds that disagree (standard error 0.06): noise, not used; +0.044 on every
+    fold: used. The standard error is in the training record."""
+    import shoestring.tasks.classify.semisup as semisup
+
+    def fake_cv_gain(make_model, X, y, X_pool, method, **kw):
+        folds = [{"supervised": {"accuracy": 0.5, "macro_f1": 0.5}, "semi": {"accuracy": 0.5 + g, "macro_f1": 0.5}}
+                 for g in gains]
+        mean = float(np.mean(gains))
+        return {"possible": True, "gain": {"accuracy": mean, "macro_f1": 0.0}, "semi": {"accuracy": 0.5 + mean,
+                "macro_f1": 0.5}, "folds": folds, "seconds": 0.01}
+
+    monkeypatch.setattr(semisup, "cv_gain", fake_cv_gain)
+    rng = np.random.default_rng(3)
+    labels = [g for g in GROUPS for _ in range(6)]
+    texts = [" ".join(rng.choice(GROUPS[g], 5)) for g in labels]
+    pool = [" ".join(rng.choice(GROUPS[g], 8)) for g in GROUPS for _ in range(20)]
+    semi = FewLabelClassifier(c_grid=[10.0], random_state=0).fit(texts, labels, unlabeled=pool).training_[
+        "semi_supervised"]
+    assert bool(semi["used"]) == used, semi["why"]
+    assert semi["cv"]["self_train"]["gain_accuracy_se"] == pytest.approx(np.std(gains, ddof=1) / np.sqrt(5))
+    if not used:
+        assert "noise" in semi["why"]
