@@ -307,3 +307,17 @@ def test_a_pool_method_is_kept_only_for_a_gain_above_the_folds_noise(monkeypatch
     assert semi["cv"]["self_train"]["gain_accuracy_se"] == pytest.approx(np.std(gains, ddof=1) / np.sqrt(5))
     if not used:
         assert "noise" in semi["why"]
+
+
+def test_the_labelled_texts_are_taken_out_of_the_pool():
+    """A corpus given as the pool often holds the labelled texts too: they are dropped from it (a held-out row's
+    copy would otherwise be pseudo-labelled and learnt inside its own cross-validation fold)."""
+    rng = np.random.default_rng(3)
+    labels = [g for g in GROUPS for _ in range(6)]
+    texts = [" ".join(rng.choice(GROUPS[g], 5)) + f" t{i}" for i, g in enumerate(labels)]
+    others = [" ".join(rng.choice(GROUPS[g], 8)) for g in GROUPS for _ in range(30)]
+    clf = FewLabelClassifier(c_grid=[10.0], random_state=0).fit(texts, labels, unlabeled=texts + others)
+    t = clf.training_
+    assert t["unlabeled"] == len(texts) + len(others) and t["unlabeled_labelled_copies_dropped"] == len(texts)
+    only_copies = FewLabelClassifier(c_grid=[10.0], random_state=0).fit(texts, labels, unlabeled=texts[::-1])
+    assert only_copies.training_["semi_supervised"]["why"] == "no unlabeled texts"

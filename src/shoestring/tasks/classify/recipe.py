@@ -18,7 +18,8 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    ``encoder`` view's BERT is fine-tuned on the labels SetFit-style (same class together, others apart), judged
    by nested cross-validation - each fold fine-tunes on its own training rows, so its held-out rows stay
    unseen - against the frozen candidates on the same folds, and kept only where it wins;
-5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`): self-training
+5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
+   are taken out of it, so that no held-out row is ever in it): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
    features, kept only where the same cross-validation on the labels says it helps: an accuracy gain above its
    standard error over the folds, and no loss of macro-F1.
@@ -159,8 +160,14 @@ class FewLabelClassifier(LabelPredictor):
         texts, labels = list(texts), _normalized(labels, "training")
         self._check_labels(texts, labels)
         check_classes(labels)
+        # the labelled texts are not unlabeled, even when the corpus given as the pool contains them: a held-out
+        # row's copy in the pool would be pseudo-labelled and learnt, so cross-validation would credit the pool
+        # methods with a transductive gain that new texts never get
+        labelled = set(texts)
         pool = [t for t in (unlabeled or []) if t and t.strip()]
         n_unlabeled = len(pool)
+        pool = [t for t in pool if t not in labelled]
+        n_duplicates = n_unlabeled - len(pool)
         if len(pool) > c.max_pool:  # one seeded sample bounds the TF-IDF fit and the pool alike
             rng = np.random.default_rng(c.seed)
             pool = [pool[i] for i in sorted(rng.choice(len(pool), c.max_pool, replace=False))]
@@ -218,6 +225,7 @@ class FewLabelClassifier(LabelPredictor):
         self.history_ = []
         self.training_ = {"chosen": chosen, "C": C, "why": reason, "contrastive": tuned, "semi_supervised": semi,
                           "views": names, "train_examples": len(texts), "unlabeled": n_unlabeled,
+                          "unlabeled_labelled_copies_dropped": n_duplicates,
                           "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget, "phases": clock.phases,
                           "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
         return self
