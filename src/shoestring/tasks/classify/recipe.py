@@ -410,7 +410,7 @@ class FewLabelClassifier(LabelPredictor):
         # the folds) without costing macro-F1 (skewed classes must not be traded away): a pool method that
         # mislabels at scale can look a little better on a few hundred held-out rows by chance
         good = {k: v for k, v in out["cv"].items()
-                if v.get("gain_accuracy", 0) > v.get("gain_accuracy_se", 0) and v["gain_macro_f1"] >= 0}
+                if v.get("gain_accuracy", 0) > v.get("gain_accuracy_se", 0) + 1e-9 and v["gain_macro_f1"] >= 0}
         if good and clock.budget is not None:  # the final fit costs about one fold (on a few more rows)
             good = {k: v for k, v in good.items() if 1.25 * fold_seconds[k] < max(clock.left(), 0.0)} or {}
             if not good:
