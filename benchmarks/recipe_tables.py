@@ -3,6 +3,7 @@ docs/benchmarks.md: per dataset and N, every method's seeds, mean accuracy / mac
 the recipe chose; then the target check (the recipe above the best baseline).
 
     python benchmarks/recipe_tables.py docs/results/recipe_chemprot_200.json docs/results/recipe_tweeteval_hate_200.json
+    python benchmarks/recipe_tables.py --summary docs/results/baselines_*.json docs/results/own_*_200.json  # one table
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ def _pct(x):
 
 
 def main(paths):
+    summary = "--summary" in paths
     recs = []
-    for p in paths:
+    for p in [p for p in paths if p != "--summary"]:
         d = json.load(open(p))
         recs += d["records"] if isinstance(d, dict) else d
     groups = {}
     for r in recs:  # later files replace earlier records of the same (dataset, N, method)
         groups.setdefault((r["dataset"], r["n_labels"]), {})[r["method"]] = r
+    if summary:
+        return print_summary(groups)
     for (ds, n), by in sorted(groups.items()):
         print(f"\n#### {ds}, N = {n} (test {next(iter(by.values()))['n_test']} rows)\n")
         print("| method | per seed: accuracy / macro-F1 | mean accuracy / macro-F1 | training s (mean) | chosen |")
@@ -58,6 +62,28 @@ def main(paths):
                   f"{_pct(by[best]['accuracy_mean'])} ({diff:+.1f} points).", end="")
             print(" " + stability(by[m]), end="")
         print()
+
+
+def print_summary(groups) -> None:
+    """One row per (dataset, N): every method's mean accuracy / macro-F1 over its seeds (the seed count when
+    it is not 5), and the recipe's margin over the best baseline of its family."""
+    methods = [m for m in ("auto", "auto_own", *BASELINES) if any(m in by for by in groups.values())]
+    print("| dataset | N | " + " | ".join(f"`{m}`" for m in methods) + " | `auto` - best baseline | `auto_own` - best "
+          "own baseline |")
+    print("|---|---:|" + "---:|" * (len(methods) + 2))
+    for (ds, n), by in sorted(groups.items()):
+        cells = []
+        for m in methods:
+            r = by.get(m)
+            k = len(r["runs"]) if r else 0
+            cells.append("" if r is None else f"{_pct(r['accuracy_mean'])} / {_pct(r['macro_f1_mean'])}"
+                         + ("" if k == 5 else f" ({k} seed{'s' if k > 1 else ''})"))
+        margins = []
+        for m, pool in (("auto", BASELINES), ("auto_own", OWN_BASELINES)):
+            base = [b for b in pool if b in by]
+            margins.append("" if m not in by or not base else
+                           f"{100 * (by[m]['accuracy_mean'] - max(by[b]['accuracy_mean'] for b in base)):+.1f}")
+        print(f"| {ds} | {n} | " + " | ".join(cells + margins) + " |")
 
 
 def stability(r) -> str:
