@@ -78,7 +78,8 @@ class TfidfView:
         of ``texts``). The few-label recipe passes labelled + unlabeled ``texts`` and the labelled ones as
         ``vocabulary_texts``: an n-gram no two labelled texts share gets no useful weight from the labels, and
         in the row's L2 norm it only shrinks the n-grams that do (measured on chemprot and debian at 200 labels,
-        5 seeds: the pool's vocabulary cost 6-13 points of cross-validated accuracy)."""
+        5 seeds: the pool's vocabulary cost 4-16 points of cross-validated accuracy;
+        ``benchmarks/tfidf_vocabulary.py``)."""
         from shoestring.data.tokenizer import WORD_TOKENIZER
 
         self.tokenizer_config_ = WORD_TOKENIZER
