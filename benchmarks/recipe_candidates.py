@@ -1,0 +1,78 @@
+"""What cross-validation on the labels sees against what the test split says, for each of the few-label
+recipe's frozen candidates (view set, C): the recipe's ``cv_`` scores, and the test accuracy of each candidate
+refitted on the same N labelled rows. A diagnostic for a dataset whose test split is not like its train split
+(the recipe can only choose by the first column). No pool method, no contrastive fine-tuning; VAMPIRE from
+``bench fewshot``'s workdir (``bench-work/<dataset>/vampire``), domain word vectors fitted on the train texts.
+
+    python benchmarks/recipe_candidates.py --data ../shared/data/tweeteval_hate \
+        --json docs/results/candidates_tweeteval_hate.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--labels", type=int, default=200)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--workdir", default="bench-work")
+    ap.add_argument("--json")
+    a = ap.parse_args(argv)
+
+    import shoestring
+    from shoestring.bench.fewshot import draw_labelled, load_split
+    from shoestring.learners.vectors.ppmi import WordVectors
+    from shoestring.tasks.classify.linear import UsedColumnsLR
+    from shoestring.tasks.classify.recipe import FewLabelClassifier, _stack
+
+    folder = Path(a.data)
+    texts, labels = load_split(folder, "train", [])
+    test, test_labels = load_split(folder, "test", [])
+    keep = [i for i, y in enumerate(test_labels) if y in set(labels)]
+    test, test_labels = [test[i] for i in keep], np.asarray([test_labels[i] for i in keep])
+    vae = shoestring.load(Path(a.workdir) / folder.name / "vampire")
+    wv = WordVectors().fit(texts)
+    scores: dict[str, list] = {}
+    for seed in a.seeds:
+        idx = draw_labelled(len(texts), a.labels, seed)
+        x, y = [texts[i] for i in idx], [labels[i] for i in idx]
+        clf = FewLabelClassifier(vampire=vae, word_vectors=wv, semi_supervised="off", random_state=seed)
+        clf.fit(x, y, unlabeled=texts)
+        pool = [t for t in texts if t and t.strip() and t not in set(x)]  # the pool as the fit cuts it
+        if len(pool) > clf.config.max_pool:
+            rng = np.random.default_rng(seed)
+            pool = [pool[i] for i in sorted(rng.choice(len(pool), clf.config.max_pool, replace=False))]
+        views = clf._views(x, pool)  # every view, as the fit made them
+        names = [v.name for v in views]
+        train = [v.transform(x) for v in views]
+        held = [v.transform(test) for v in views]
+        yy = np.asarray([clf.classes_.index(v) for v in y])
+        for key, cv in clf.cv_.items():
+            cand, C = key.rsplit(" C=", 1)
+            cols = [names.index(n) for n in cand.split("+")]
+            model = UsedColumnsLR(float(C), seed).fit(_stack([train[i] for i in cols]), yy)
+            pred = np.asarray(clf.classes_)[model.predict(_stack([held[i] for i in cols]))]
+            scores.setdefault(key, []).append({"seed": seed, "cv_accuracy": cv["accuracy"],
+                                               "test_accuracy": float(np.mean(pred == test_labels))})
+        print(seed, "chosen:", clf.training_["chosen"], clf.C_, flush=True)
+    majority = max(np.mean(test_labels == c) for c in set(test_labels))
+    print(f"\n{folder.name}, N = {a.labels}, seeds {a.seeds}; the majority class scores {100 * majority:.1f}% "
+          "on test")
+    print("\n| candidate | cross-validated accuracy | test accuracy |\n|---|---:|---:|")
+    for key, runs in sorted(scores.items()):
+        print(f"| {key} | {100 * np.mean([r['cv_accuracy'] for r in runs]):.1f} | "
+              f"{100 * np.mean([r['test_accuracy'] for r in runs]):.1f} |")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"dataset": folder.name, "labels": a.labels, "test_majority": majority,
+                                            "candidates": scores}, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
