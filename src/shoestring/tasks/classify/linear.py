@@ -35,7 +35,7 @@ class UsedColumnsLR:
     def fit(self, X, y, sample_weight=None) -> "UsedColumnsLR":
         import scipy.sparse as sp
 
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_, self.columns_ = X.shape[1], None
         if sp.issparse(X):
             X = sp.csr_matrix(X)
             self.columns_ = np.unique(X.indices)
