@@ -45,11 +45,7 @@ def main(argv=None):
         x, y = [texts[i] for i in idx], [labels[i] for i in idx]
         clf = FewLabelClassifier(vampire=vae, word_vectors=wv, semi_supervised="off", random_state=seed)
         clf.fit(x, y, unlabeled=texts)
-        pool = [t for t in texts if t and t.strip() and t not in set(x)]  # the pool as the fit cuts it
-        if len(pool) > clf.config.max_pool:
-            rng = np.random.default_rng(seed)
-            pool = [pool[i] for i in sorted(rng.choice(len(pool), clf.config.max_pool, replace=False))]
-        views = clf._views(x, pool)  # every view, as the fit made them
+        views = clf._views(x, clf._pool(x, texts)[0])  # every view, on the pool the fit used
         names = [v.name for v in views]
         train = [v.transform(x) for v in views]
         held = [v.transform(test) for v in views]

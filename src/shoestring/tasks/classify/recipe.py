@@ -152,6 +152,21 @@ class FewLabelClassifier(LabelPredictor):
             raise ConfigError("the recipe has no view: keep --tfidf or give --vampire, --word-vectors or --encoder")
         return views
 
+    def _pool(self, texts: list[str], unlabeled) -> tuple[list[str], int, int]:
+        """The unlabeled texts the fit uses, how many non-empty ones were given, and how many of those were
+        copies of labelled texts (dropped). The labelled texts are not unlabeled, even when the corpus given as
+        the pool contains them: a held-out row's copy in the pool would be pseudo-labelled and learnt, so
+        cross-validation would credit the pool methods with a transductive gain that new texts never get. One
+        seeded sample of ``max_pool`` then bounds the TF-IDF fit and the pool alike."""
+        labelled = set(texts)
+        given = [t for t in (unlabeled or []) if t and t.strip()]
+        pool = [t for t in given if t not in labelled]
+        copies = len(given) - len(pool)
+        if len(pool) > self.config.max_pool:
+            rng = np.random.default_rng(self.config.seed)
+            pool = [pool[i] for i in sorted(rng.choice(len(pool), self.config.max_pool, replace=False))]
+        return pool, len(given), copies
+
     def fit(self, texts, labels, *, unlabeled=None, callbacks=None) -> "FewLabelClassifier":
         from shoestring.data.labels import check_classes
 
@@ -160,17 +175,7 @@ class FewLabelClassifier(LabelPredictor):
         texts, labels = list(texts), _normalized(labels, "training")
         self._check_labels(texts, labels)
         check_classes(labels)
-        # the labelled texts are not unlabeled, even when the corpus given as the pool contains them: a held-out
-        # row's copy in the pool would be pseudo-labelled and learnt, so cross-validation would credit the pool
-        # methods with a transductive gain that new texts never get
-        labelled = set(texts)
-        pool = [t for t in (unlabeled or []) if t and t.strip()]
-        n_unlabeled = len(pool)
-        pool = [t for t in pool if t not in labelled]
-        n_duplicates = n_unlabeled - len(pool)
-        if len(pool) > c.max_pool:  # one seeded sample bounds the TF-IDF fit and the pool alike
-            rng = np.random.default_rng(c.seed)
-            pool = [pool[i] for i in sorted(rng.choice(len(pool), c.max_pool, replace=False))]
+        pool, n_unlabeled, n_duplicates = self._pool(texts, unlabeled)
         self.classes_ = sorted(set(labels))
         y = np.asarray([self.classes_.index(v) for v in labels])
         with clock.phase("fit views"):
