@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from test_label_app import LABELS, write_work
+from conftest import write_jsonl
+from test_label_app import LABELS, three_topics, write_work
 
 pytestmark = pytest.mark.slow
 
@@ -157,9 +158,12 @@ def test_keyboard_labeling_undo_reload_export_and_a_label_survives_sigkill(brows
     assert rc == 0
 
 
-def test_without_a_model_the_page_shows_pretraining_progress(browser, work, tmp_path):
-    d, truth = work
-    srv = Server(tmp_path, str(d / "corpus.jsonl"), "--labels", ",".join(LABELS), "--minutes", "0.1")
+def test_without_a_model_the_page_shows_pretraining_progress(browser, tmp_path):
+    # 3,000 documents: pre-training runs into its 6-second budget (60 documents finish 50 epochs in about a second)
+    docs = three_topics(3000)
+    write_jsonl(tmp_path / "corpus.jsonl", [{"text": r["text"]} for r in docs])
+    truth = {str(i): r["label"] for i, r in enumerate(docs)}
+    srv = Server(tmp_path, str(tmp_path / "corpus.jsonl"), "--labels", ",".join(LABELS), "--minutes", "0.1")
     try:
         page = browser.new_page()
         # every text the status line shows, recorded in the page: a short pre-training may be over before a
