@@ -4,12 +4,19 @@ the recipe chose; then the target check (the recipe above the best baseline).
 
     python benchmarks/recipe_tables.py docs/results/recipe_chemprot_200.json docs/results/recipe_tweeteval_hate_200.json
     python benchmarks/recipe_tables.py --summary docs/results/baselines_*.json docs/results/own_*_200.json  # one table
+    python benchmarks/recipe_tables.py --write docs/results/own_chemprot_1000.json parts/own_chemprot_1000_seed*.json
+
+Records of the same dataset, N and method from several files (one seed per process, say) are merged seed by
+seed (a later file's run replaces an earlier one of the same seed) and their means recomputed; ``--write OUT``
+writes the merged records as one ``bench fewshot --json`` file instead of printing tables.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+
+import numpy as np
 
 BASELINES = ("tfidf_lr", "tfidf_pool_lr", "glove_lr", "minilm_lr", "setfit")
 OWN_BASELINES = ("tfidf_lr", "tfidf_pool_lr", "glove_lr")
@@ -19,14 +26,46 @@ def _pct(x):
     return f"{100 * x:.1f}"
 
 
-def main(paths):
-    summary = "--summary" in paths
-    recs = []
-    for p in [p for p in paths if p != "--summary"]:
+def merge(records: list[dict]) -> list[dict]:
+    """One record per (dataset, N, method): the runs of all records of that key, by seed (later ones replace
+    earlier ones of the same seed), with the means and standard deviations (ddof 1, as bench fewshot) over them."""
+    out: dict = {}
+    for r in records:
+        key = (r["dataset"], r["n_labels"], r["method"])
+        if key not in out:
+            out[key] = {**r, "runs": list(r["runs"])}
+            continue
+        runs = {x["seed"]: x for x in out[key]["runs"]}
+        runs.update({x["seed"]: x for x in r["runs"]})
+        m = {**out[key], **{k: v for k, v in r.items() if k != "runs"}, "runs": [runs[s] for s in sorted(runs)]}
+        acc = np.array([x["accuracy"] for x in m["runs"]])
+        f1 = np.array([x["macro_f1"] for x in m["runs"]])
+        m.update(seeds=sorted(runs), accuracy_mean=float(acc.mean()), macro_f1_mean=float(f1.mean()),
+                 accuracy_std=float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                 macro_f1_std=float(f1.std(ddof=1)) if len(f1) > 1 else 0.0,
+                 train_seconds_mean=float(np.mean([x["seconds"] for x in m["runs"]])))
+        out[key] = m
+    return list(out.values())
+
+
+def main(args):
+    summary = "--summary" in args
+    write = args[args.index("--write") + 1] if "--write" in args else None
+    paths = [p for i, p in enumerate(args) if p != "--summary" and p != "--write" and
+             not (i > 0 and args[i - 1] == "--write")]
+    recs, meta = [], None
+    for p in paths:
         d = json.load(open(p))
         recs += d["records"] if isinstance(d, dict) else d
+        meta = d.get("meta", meta) if isinstance(d, dict) else meta
+    recs = merge(recs)
+    if write:
+        from shoestring.artifacts import write_json
+
+        write_json(write, {"meta": {**(meta or {}), "merged_from": paths}, "records": recs})
+        return print(f"{len(recs)} records ({sum(len(r['runs']) for r in recs)} runs) written to {write}")
     groups = {}
-    for r in recs:  # later files replace earlier records of the same (dataset, N, method)
+    for r in recs:
         groups.setdefault((r["dataset"], r["n_labels"]), {})[r["method"]] = r
     if summary:
         return print_summary(groups)
