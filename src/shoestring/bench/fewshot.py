@@ -208,7 +208,9 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                     t = clf.training_
                     extra = {"chosen": t["chosen"], "C": t["C"], "semi_supervised": t["semi_supervised"].get("used"),
                              "contrastive": t["contrastive"]["used"],
-                             "contrastive_gain_cv": t["contrastive"].get("gain_accuracy"), "fit_seconds": t["seconds"],
+                             "contrastive_gain_cv": t["contrastive"].get("gain_accuracy"),
+                             "contrastive_gain_cv_macro_f1": t["contrastive"].get("gain_macro_f1"),
+                             "fit_seconds": t["seconds"],
                              "phases": t.get("phases")}
                 elif m in FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
