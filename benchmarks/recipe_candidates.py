@@ -27,7 +27,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     import shoestring
-    from shoestring.bench.fewshot import draw_labelled, load_split
+    from shoestring.bench.fewshot import draw_labelled, drop_unseen_labels, load_split
     from shoestring.learners.vectors.ppmi import WordVectors
     from shoestring.tasks.classify.linear import UsedColumnsLR
     from shoestring.tasks.classify.recipe import FewLabelClassifier, _stack
@@ -35,8 +35,8 @@ def main(argv=None):
     folder = Path(a.data)
     texts, labels = load_split(folder, "train", [])
     test, test_labels = load_split(folder, "test", [])
-    keep = [i for i, y in enumerate(test_labels) if y in set(labels)]
-    test, test_labels = [test[i] for i in keep], np.asarray([test_labels[i] for i in keep])
+    test, test_labels, _ = drop_unseen_labels(labels, test, test_labels)
+    test_labels = np.asarray(test_labels)
     vae = shoestring.load(Path(a.workdir) / folder.name / "vampire")
     wv = WordVectors().fit(texts)
     scores: dict[str, list] = {}

@@ -14,9 +14,8 @@ writes the merged records as one ``bench fewshot --json`` file instead of printi
 from __future__ import annotations
 
 import json
-import sys
 
-import numpy as np
+from shoestring.bench.fewshot import run_statistics
 
 BASELINES = ("tfidf_lr", "tfidf_pool_lr", "glove_lr", "minilm_lr", "setfit")
 OWN_BASELINES = ("tfidf_lr", "tfidf_pool_lr", "glove_lr")
@@ -28,7 +27,7 @@ def _pct(x):
 
 def merge(records: list[dict]) -> list[dict]:
     """One record per (dataset, N, method): the runs of all records of that key, by seed (later ones replace
-    earlier ones of the same seed), with the means and standard deviations (ddof 1, as bench fewshot) over them."""
+    earlier ones of the same seed), summarised over them as bench fewshot does (``run_statistics``)."""
     out: dict = {}
     for r in records:
         key = (r["dataset"], r["n_labels"], r["method"])
@@ -37,22 +36,19 @@ def merge(records: list[dict]) -> list[dict]:
             continue
         runs = {x["seed"]: x for x in out[key]["runs"]}
         runs.update({x["seed"]: x for x in r["runs"]})
-        m = {**out[key], **{k: v for k, v in r.items() if k != "runs"}, "runs": [runs[s] for s in sorted(runs)]}
-        acc = np.array([x["accuracy"] for x in m["runs"]])
-        f1 = np.array([x["macro_f1"] for x in m["runs"]])
-        m.update(seeds=sorted(runs), accuracy_mean=float(acc.mean()), macro_f1_mean=float(f1.mean()),
-                 accuracy_std=float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                 macro_f1_std=float(f1.std(ddof=1)) if len(f1) > 1 else 0.0,
-                 train_seconds_mean=float(np.mean([x["seconds"] for x in m["runs"]])))
-        out[key] = m
+        out[key] = {**out[key], **r, **run_statistics([runs[s] for s in sorted(runs)])}
     return list(out.values())
 
 
-def main(args):
-    summary = "--summary" in args
-    write = args[args.index("--write") + 1] if "--write" in args else None
-    paths = [p for i, p in enumerate(args) if p != "--summary" and p != "--write" and
-             not (i > 0 and args[i - 1] == "--write")]
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("paths", nargs="+", help="bench fewshot --json files")
+    ap.add_argument("--summary", action="store_true", help="one table: every method's mean per dataset and N")
+    ap.add_argument("--write", metavar="OUT", help="write the merged records here instead of printing tables")
+    a = ap.parse_args(argv)
+    paths, write = a.paths, a.write
     recs, meta = [], None
     for p in paths:
         d = json.load(open(p))
@@ -67,7 +63,7 @@ def main(args):
     groups = {}
     for r in recs:
         groups.setdefault((r["dataset"], r["n_labels"]), {})[r["method"]] = r
-    if summary:
+    if a.summary:
         return print_summary(groups)
     for (ds, n), by in sorted(groups.items()):
         print(f"\n#### {ds}, N = {n} (test {next(iter(by.values()))['n_test']} rows)\n")
@@ -138,4 +134,4 @@ def stability(r) -> str:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

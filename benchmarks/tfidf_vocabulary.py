@@ -35,7 +35,7 @@ def main(argv=None):
     ap.add_argument("--json")
     a = ap.parse_args(argv)
 
-    from shoestring.bench.fewshot import draw_labelled, load_split
+    from shoestring.bench.fewshot import draw_labelled, drop_unseen_labels, load_split
     from shoestring.tasks.classify.linear import UsedColumnsLR, one_blas_thread
     from shoestring.tasks.classify.recipe import _folds
     from shoestring.tasks.classify.views import TfidfView
@@ -45,8 +45,8 @@ def main(argv=None):
     for folder in map(Path, a.data):
         texts, labels = load_split(folder, "train", [])
         test, test_labels = load_split(folder, "test", [])
-        keep = [i for i, y in enumerate(test_labels) if y in set(labels)]  # a label train never has: unpredictable
-        test, test_labels = [test[i] for i in keep], np.asarray([test_labels[i] for i in keep])
+        test, test_labels, _ = drop_unseen_labels(labels, test, test_labels)
+        test_labels = np.asarray(test_labels)
         rng = np.random.default_rng(0)
         pool = [texts[i] for i in sorted(rng.choice(len(texts), min(a.pool, len(texts)), replace=False))]
         rows = {}

@@ -100,13 +100,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
     unlabeled = load_split(folder, "unlabeled", config.clean)
     tr_texts, tr_labels = train
     te_texts, te_labels = test
-    # test rows whose label never occurs in train cannot be predicted by any method: dropped and reported
-    seen = set(tr_labels)
-    keep = [i for i, y in enumerate(te_labels) if y in seen]
-    dropped = len(te_labels) - len(keep)
-    if dropped:
-        log.warning("%d test rows have labels absent from train; they are dropped", dropped)
-        te_texts, te_labels = [te_texts[i] for i in keep], [te_labels[i] for i in keep]
+    te_texts, te_labels, dropped = drop_unseen_labels(tr_labels, te_texts, te_labels)
     majority = max(Counter(te_labels).values()) / len(te_labels)  # the floor a stable method stays above
     sizes = [n for n in config.labels if n <= len(tr_texts)]
     too_many = [n for n in config.labels if n > len(tr_texts)]
@@ -228,12 +222,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                 log.info("%s N=%d seed=%d %s: accuracy %.4f macro-F1 %.4f (%.1f s)", name, n, seed, m,
                          met["accuracy"], met["macro_f1"], secs)
         for m, runs in per_method.items():
-            acc = np.array([r["accuracy"] for r in runs])
-            f1 = np.array([r["macro_f1"] for r in runs])
-            rec = {"dataset": name, "method": m, "n_labels": n, "seeds": [r["seed"] for r in runs],
-                   "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                   "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1)) if len(f1) > 1 else 0.0,
-                   "runs": runs, "train_seconds_mean": float(np.mean([r["seconds"] for r in runs])),
+            rec = {"dataset": name, "method": m, "n_labels": n, **run_statistics(runs),
                    "n_train": len(tr_texts), "n_test": len(te_texts), "n_test_dropped_unseen_label": dropped,
                    "test_majority_rate": majority,
                    "n_unlabeled_pretraining": len(pre_texts) if m in NEURAL and any(NEURAL[m]) else None,
@@ -279,6 +268,29 @@ def _features(embedders: dict, config, vae, tr_texts, te_texts, sizes) -> dict:
             te = np.hstack([te, vae.transform(te_texts)])
         out[m] = (dict(zip(rows, tr)), te)
     return out
+
+
+def drop_unseen_labels(train_labels, test_texts: list[str], test_labels: list[str]):
+    """The test rows whose label occurs in train, and how many were dropped (logged): a label train never has
+    cannot be predicted by any method."""
+    seen = set(train_labels)
+    keep = [i for i, y in enumerate(test_labels) if y in seen]
+    dropped = len(test_labels) - len(keep)
+    if dropped:
+        log.warning("%d test rows have labels absent from train; they are dropped", dropped)
+        test_texts, test_labels = [test_texts[i] for i in keep], [test_labels[i] for i in keep]
+    return test_texts, test_labels, dropped
+
+
+def run_statistics(runs: list[dict]) -> dict:
+    """A record's summary of its ``runs`` (one per seed): the seeds, mean and standard deviation (ddof 1; 0 for
+    one seed) of accuracy and macro-F1, and the mean seconds a run took."""
+    acc = np.array([r["accuracy"] for r in runs])
+    f1 = np.array([r["macro_f1"] for r in runs])
+    return {"seeds": [r["seed"] for r in runs],
+            "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+            "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std(ddof=1)) if len(f1) > 1 else 0.0,
+            "runs": runs, "train_seconds_mean": float(np.mean([r["seconds"] for r in runs]))}
 
 
 def _emit(records, config, skipped, json_path, markdown_path):
