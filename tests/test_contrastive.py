@@ -12,6 +12,7 @@ import torch
 
 import shoestring
 from conftest import planted_docs
+from shoestring.bench.fewshot import recipe_record
 from shoestring.errors import InputError
 from shoestring.learners.contrastive.config import ContrastiveConfig
 from shoestring.learners.contrastive.labels import fit_contrastive
@@ -102,6 +103,11 @@ def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_
     a = auto.training_["contrastive"]
     assert a["why"].startswith("2-fold nested cross-validation") and a["used"] == (
         a["gain_accuracy"] > 0 and a["gain_macro_f1"] >= 0)
+    # bench fewshot's record of a run: the decision, its gains, and how long the final fine-tuning ran
+    on, off = recipe_record(clf.training_), recipe_record(auto.training_)
+    assert on["contrastive"] and on["contrastive_training"]["steps"] == t["training"]["steps"] > 0
+    assert on["contrastive_gain_cv"] == t["gain_accuracy"] and on["chosen"] == clf.training_["chosen"]
+    assert (off["contrastive_training"] is None) == (not a["used"])
 
 
 def test_recipe_contrastive_with_one_example_per_class_and_without_an_encoder(tiny_lm):

@@ -199,13 +199,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                                              encoder=encoder, seed=seed)
                     clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
                     pred = clf.predict(te_texts)
-                    t = clf.training_
-                    extra = {"chosen": t["chosen"], "C": t["C"], "semi_supervised": t["semi_supervised"].get("used"),
-                             "contrastive": t["contrastive"]["used"],
-                             "contrastive_gain_cv": t["contrastive"].get("gain_accuracy"),
-                             "contrastive_gain_cv_macro_f1": t["contrastive"].get("gain_macro_f1"),
-                             "fit_seconds": t["seconds"],
-                             "phases": t.get("phases")}
+                    extra = recipe_record(clf.training_)
                 elif m in FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
 
@@ -268,6 +262,21 @@ def _features(embedders: dict, config, vae, tr_texts, te_texts, sizes) -> dict:
             te = np.hstack([te, vae.transform(te_texts)])
         out[m] = (dict(zip(rows, tr)), te)
     return out
+
+
+def recipe_record(training: dict) -> dict:
+    """What a benchmark run keeps of a fitted recipe's ``training_``: what it chose, whether contrastive
+    fine-tuning and the pool were used and by what cross-validated gain, and the final fine-tuning's epochs,
+    steps and seconds (how much of it the ``--minutes`` budget allowed)."""
+    tuned = training["contrastive"]
+    final = tuned.get("training")
+    return {"chosen": training["chosen"], "C": training["C"],
+            "semi_supervised": training["semi_supervised"].get("used"),
+            "contrastive": tuned["used"], "contrastive_gain_cv": tuned.get("gain_accuracy"),
+            "contrastive_gain_cv_macro_f1": tuned.get("gain_macro_f1"),
+            "contrastive_training": {k: final[k] for k in ("epochs", "steps", "seconds", "stop_reason")}
+            if final else None,
+            "fit_seconds": training["seconds"], "phases": training.get("phases")}
 
 
 def drop_unseen_labels(train_labels, test_texts: list[str], test_labels: list[str]):
