@@ -78,9 +78,7 @@ def saved_vampire(planted_vampire, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def tiny_lm(tmp_path_factory):
-    """A one-layer compact BERT barely pre-trained on planted text: its embeddings do not yet separate topics."""
+def _tiny_lm(tmp_path_factory, layers: int):
     from conftest import write_jsonl
     from shoestring.data.config import TokensConfig
     from shoestring.data.tokens import prepare_tokens
@@ -90,5 +88,17 @@ def tiny_lm(tmp_path_factory):
     write_jsonl(tmp / "c.jsonl", planted_docs(120))
     corpus = prepare_tokens(tmp / "c.jsonl", tmp / "tok", TokensConfig(vocab_size=120, min_frequency=1),
                             progress=False)
-    return MaskedLM(preset=None, layers=1, hidden=32, heads=2, ffn=48, seq_len=32, batch_size=8, max_epochs=1,
+    return MaskedLM(preset=None, layers=layers, hidden=32, heads=2, ffn=48, seq_len=32, batch_size=8, max_epochs=1,
                     progress=False, threads=1, seed=0).fit(corpus)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory):
+    """A one-layer compact BERT barely pre-trained on planted text: its embeddings do not yet separate topics."""
+    return _tiny_lm(tmp_path_factory, 1)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm2(tmp_path_factory):
+    """The same with two layers (for fine-tuning the top layer alone)."""
+    return _tiny_lm(tmp_path_factory, 2)

@@ -75,6 +75,36 @@ def test_contrastive_fine_tuning_pulls_planted_classes_apart(tiny_lm):
     np.testing.assert_array_equal(again.transform(["guitar violin"]), tuned.transform(["guitar violin"]))
 
 
+def test_fine_tuning_the_top_layer_alone_trains_it_on_cached_states_of_the_frozen_rest(tiny_lm2):
+    from shoestring.learners.contrastive.labels import _top_layers_module, lower_states
+    from shoestring.learners.contrastive.learner import pool
+    from shoestring.learners.mlm.model import pad_batch
+
+    train, held_out = planted_docs(40, seed=5), planted_docs(40, seed=6)
+    texts, labels = [d["text"] for d in train], [d["label"] for d in train]
+    # the cached states of the first layer, run through the second, are exactly the whole encoder's output
+    bert = tiny_lm2.model_.eval()
+    rows = tiny_lm2._encode_texts(texts[:6], 32)
+    ids, pad = pad_batch(rows, tiny_lm2.special_.pad)
+    states = torch.nn.utils.rnn.pad_sequence(lower_states(bert, rows, tiny_lm2.special_.pad, 1), batch_first=True)
+    with torch.no_grad():
+        torch.testing.assert_close(_top_layers_module(bert, 1)(states, pad), pool(bert, ids, pad, "mean"))
+    before = {k: v.clone() for k, v in tiny_lm2.model_.state_dict().items()}
+    # one trained layer on frozen, barely pre-trained embeddings learns more slowly than the whole model: lr 1e-2
+    cfg = ContrastiveConfig(max_epochs=12, lr=1e-2, batch_size=8, progress=False, threads=1, train_layers=1)
+    tuned = fit_contrastive(tiny_lm2, texts, labels, cfg)
+    assert _separation(tuned, held_out) > _separation(tiny_lm2, held_out) + 0.25
+    assert "top 1 layers" in tuned.training_["origin"]
+    after = tuned.model_.state_dict()
+    for k, v in before.items():  # the embeddings and the first layer are the pre-trained ones; the second moved
+        frozen = k.startswith("bert.embeddings") or k.startswith("bert.encoder.layer.0.") or not k.startswith("bert.")
+        if frozen or "pooler" in k:
+            torch.testing.assert_close(after[k], v, rtol=0, atol=0)
+        elif k.endswith("weight") and "encoder.layer.1." in k:
+            assert not torch.equal(after[k], v), k
+    assert all(p.requires_grad for p in tuned.model_.bert.encoder.parameters())  # unfrozen again afterwards
+
+
 def test_contrastive_fine_tuning_bad_input(tiny_lm):
     with pytest.raises(InputError, match="two classes"):
         fit_contrastive(tiny_lm, ["a b", "c d"], ["x", "x"])

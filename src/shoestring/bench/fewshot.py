@@ -196,7 +196,8 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                     encoder = _minilm_path() if "minilm" in parts else (embedder or lm)
                     clf = FewLabelClassifier(vampire=vae if "vampire" in parts else None,
                                              word_vectors=wv if "vectors" in parts else None,
-                                             encoder=encoder, seed=seed)
+                                             encoder=encoder, seed=seed,
+                                             contrastive_layers=config.contrastive_layers)
                     clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
                     pred = clf.predict(te_texts)
                     extra = recipe_record(clf.training_)
@@ -229,6 +230,8 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                    "embedder": config.embedder if m in EMBEDDER_METHODS else None}
             if m == "mlm_vampire_lr":
                 rec["pretrain_seconds"], rec["vampire_npmi"] = pre_seconds, vae.npmi_
+            if m in RECIPES:
+                rec["contrastive_layers"] = config.contrastive_layers
             if m == "setfit":  # the cap used (None: SetFit's own epoch) and fine-tuning + head seconds, test excluded
                 rec["setfit_steps"] = config.setfit_steps or None
                 rec["train_seconds"] = float(np.mean([r["train_seconds"] for r in runs]))

@@ -9,6 +9,11 @@ labelled text of its class (itself, under a different dropout mask, when its cla
 with the class labels as groups: every same-class pair in the batch is a positive, every other text a
 negative, so a forward pass of ``2B`` texts scores ``2B (2B - 1)`` pairs where SetFit's pair loss scores ``B``.
 
+``train_layers = k`` fine-tunes only the top ``k`` of the ``L`` transformer layers. The embeddings and the
+layers below stay frozen, so their output for each labelled text never changes: it is computed once, without
+dropout, and every step runs the top ``k`` layers alone, forward and backward - about ``k / L`` of a full
+step's cost, so a time budget buys ``L / k`` times the steps.
+
 Works on any :class:`~shoestring.learners.mlm.estimator.MaskedLM`: a compact BERT pre-trained by shoestring
 on the user's text, or a BERT-family checkpoint folder such as all-MiniLM-L6-v2 (BERT-style, mean pooling as
 sentence-transformers uses it).
@@ -31,6 +36,51 @@ from shoestring.learners.contrastive.config import ContrastiveConfig
 from shoestring.learners.contrastive.learner import ContrastiveLearner
 
 
+def _top_layers_module(lm, start: int):
+    """The network trained when layers below ``start`` are frozen: cached states of layer ``start`` (B, T, H)
+    and their padding mask -> mean-pooled sentence vectors (B, H)."""
+    from torch import nn
+
+    from shoestring.learners.mlm.model import attention_mask
+
+    class TopLayers(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lm = lm  # the whole CompactBert, so that its trained top layers are the ones kept
+
+        def forward(self, h, pad):
+            mask = attention_mask(None, pad)
+            for layer in self.lm.bert.encoder.layer[start:]:
+                h = layer(h, mask)
+            keep = (~pad).unsqueeze(-1).to(h.dtype)
+            return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+
+    return TopLayers()
+
+
+def lower_states(lm, rows, pad_id: int, start: int, batch_size: int = 32) -> list:
+    """The output of the embeddings and the first ``start`` layers of ``lm`` (a CompactBert) for each token-id
+    row, without dropout: a list of (len(row), H) tensors. A row's states do not depend on the rows padded
+    beside it (padding keys are masked), so they can be computed once and reused by every step."""
+    import torch
+
+    from shoestring.learners.mlm.model import attention_mask, padded_batches
+
+    out = [None] * len(rows)
+    was_training = lm.training
+    lm.eval()
+    with torch.no_grad():
+        for chunk, ids, pad in padded_batches(rows, pad_id, batch_size):
+            positions = torch.arange(ids.shape[1]).expand_as(ids)
+            h, mask = lm.bert.embeddings(ids, positions), attention_mask(None, pad)
+            for layer in lm.bert.encoder.layer[:start]:
+                h = layer(h, mask)
+            for j, i in enumerate(chunk):
+                out[i] = h[j, :len(rows[i])].clone()
+    lm.train(was_training)
+    return out
+
+
 class LabelContrastLearner(ContrastiveLearner):
     """What the one training loop needs: anchors by index, one same-class positive each, the InfoNCE loss."""
 
@@ -43,6 +93,16 @@ class LabelContrastLearner(ContrastiveLearner):
         self.n_examples = len(rows)
         self.members = {c: np.flatnonzero(self.y == c) for c in np.unique(self.y)}
         self.rng = np.random.default_rng([config.seed, 1])
+        n_layers = len(encoder.bert.encoder.layer)
+        self.cached = config.train_layers is not None and config.train_layers < n_layers
+        self.frozen = []
+        if self.cached:  # the frozen part runs once: its output per text replaces the text's token ids
+            start = n_layers - config.train_layers
+            self.frozen = [encoder.bert.embeddings, *encoder.bert.encoder.layer[:start]]
+            for m in self.frozen:
+                m.requires_grad_(False)
+            self.rows = lower_states(encoder, rows, pad_id, start)
+            self.model = _top_layers_module(encoder, start)
 
     def _positive(self, i: int) -> int:
         same = self.members[self.y[i]]
@@ -56,6 +116,21 @@ class LabelContrastLearner(ContrastiveLearner):
 
         rows = list(idx) + [self._positive(int(i)) for i in idx]
         return [self.rows[r] for r in rows], torch.as_tensor(self.y[rows])
+
+    def loss(self, model, batch, state):
+        if not self.cached:
+            return super().loss(model, batch, state)
+        import torch
+        import torch.nn.functional as F
+
+        from shoestring.learners.contrastive.loss import info_nce
+
+        states, groups = batch
+        lengths = torch.as_tensor([len(h) for h in states])
+        h = torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
+        pad = torch.arange(h.shape[1])[None, :] >= lengths[:, None]
+        z = model(h, pad)
+        return info_nce(F.normalize(z, dim=-1), groups, self.config.temperature), {"tokens": int(lengths.sum())}
 
 
 def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, *, callbacks=None):
@@ -78,10 +153,13 @@ def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, 
     encoder = copy.deepcopy(lm.model_).train()
     learner = LabelContrastLearner(encoder, lm._encode_texts(texts, config.max_length), y, config, lm.special_.pad)
     state = Trainer(config, callbacks).fit(learner)
+    for m in learner.frozen:  # frozen only while the top layers trained
+        m.requires_grad_(True)
     tuned = copy.copy(lm)
     tuned.model_ = encoder.eval()
+    layers = "" if not learner.cached else f", top {config.train_layers} layers"
     tuned.training_ = {"origin": f"contrastive fine-tuning on {len(texts)} labelled texts of {len(classes)} classes "
-                                 f"(supervised InfoNCE, tau = {config.temperature:g})",
+                                 f"(supervised InfoNCE, tau = {config.temperature:g}{layers})",
                        "epochs": state.epoch, "steps": state.step, "seconds": round(state.elapsed, 2),
                        "stop_reason": state.stop_reason,
                        "loss_by_epoch": [round(r.get("train_loss", float("nan")), 4) for r in state.history]}

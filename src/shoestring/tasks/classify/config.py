@@ -80,6 +80,9 @@ class RecipeConfig(Config):
     contrastive_epochs: int = param(10, "contrastive fine-tuning: passes over the labelled texts (fewer when the "
                                         "budget runs out)", min=1)
     contrastive_lr: float = param(5e-5, "contrastive fine-tuning: peak AdamW learning rate", above=0.0)
+    contrastive_layers: int | None = param(None, "contrastive fine-tuning: train only the encoder's top this many "
+                                                 "layers, the frozen rest run once per text (cheaper steps: more "
+                                                 "epochs in the budget); None: every layer", min=1)
     minutes: float | None = param(10.0, "wall-clock budget of the whole fit: contrastive fine-tuning and the "
                                         "unlabeled pool are cut to fit it (None in Python: no limit)", above=0.0)
     tfidf: bool = param(True, "include the TF-IDF view")

@@ -291,6 +291,7 @@ class FewLabelClassifier(LabelPredictor):
 
         def config(seconds: float) -> ContrastiveConfig:
             return ContrastiveConfig(max_epochs=c.contrastive_epochs, lr=c.contrastive_lr, seed=c.seed,
+                                     train_layers=c.contrastive_layers,
                                      minutes=None if clock.budget is None else seconds / 60.0)
 
         enc = names.index("encoder")
