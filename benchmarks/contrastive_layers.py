@@ -38,6 +38,7 @@ def main(argv=None):
                     help="frozen (no fine-tuning), all (every layer), or k (the top k layers)")
     ap.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (the recipe's)")
     ap.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature (the recipe's)")
+    ap.add_argument("--loss", default="infonce", choices=("infonce", "cosine"), help="the fine-tuning's loss")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json")
     a = ap.parse_args(argv)
@@ -76,7 +77,7 @@ def main(argv=None):
         if variant != "frozen":
             layers = None if variant == "all" else int(variant)
             cfg = ContrastiveConfig(max_epochs=a.epochs, seed=a.seed, minutes=a.seconds / 60.0, train_layers=layers,
-                                    lr=a.lr, temperature=a.temperature, progress=False)
+                                    lr=a.lr, temperature=a.temperature, loss=a.loss, progress=False)
             model = fit_contrastive(lm, x, y, cfg)
             info = {k: model.training_[k] for k in ("epochs", "steps", "seconds", "stop_reason")}
         view = EmbeddingView(model, "encoder", cache=False)
@@ -97,7 +98,7 @@ def main(argv=None):
 
         write_json(a.json, {"meta": {"bench": "contrastive_layers", "data": a.data, "labels": a.labels,
                                      "seed": a.seed, "val": len(val), "seconds": a.seconds, "epochs": a.epochs,
-                                     "lr": a.lr, "temperature": a.temperature,
+                                     "lr": a.lr, "temperature": a.temperature, "loss": a.loss,
                                      "threads": a.threads, "machine": platform.processor() or platform.machine(),
                                      "date": time.strftime("%Y-%m-%d %H:%M")},
                             "results": results})

@@ -75,6 +75,19 @@ def test_contrastive_fine_tuning_pulls_planted_classes_apart(tiny_lm):
     np.testing.assert_array_equal(again.transform(["guitar violin"]), tuned.transform(["guitar violin"]))
 
 
+def test_cosine_pair_loss_matches_a_hand_computation():
+    from shoestring.learners.contrastive.loss import cosine_pairs
+
+    z = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]]), dim=1)
+    # same-class pairs (0, 1) and (2, 3) both at cosine 0.8: (1 - 0.8)^2 = 0.04; the four cross pairs' cosines
+    # 0, -0.6, 0.6, 0: mean square 0.18; the two kinds weighted equally
+    torch.testing.assert_close(cosine_pairs(z, torch.tensor([0, 0, 1, 1])), torch.tensor(0.5 * 0.04 + 0.5 * 0.18))
+    apart = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # classes at their targets: no loss
+    assert float(cosine_pairs(apart, torch.tensor([0, 0, 1, 1]))) == 0.0
+    with pytest.raises(ValueError, match="positive"):
+        cosine_pairs(torch.eye(3), torch.tensor([0, 1, 2]))
+
+
 def test_fine_tuning_the_top_layer_alone_trains_it_on_cached_states_of_the_frozen_rest(tiny_lm2):
     from shoestring.learners.contrastive.labels import _top_layers_module, lower_states
     from shoestring.learners.contrastive.learner import pool

@@ -25,6 +25,9 @@ class ContrastiveConfig(TrainConfig):
     weight_decay: float = param(0.01, "AdamW weight decay", min=0.0)
     dropout: float = param(0.1, "dropout in the encoder while fine-tuning (BERT's)", min=0.0, max=0.9)
     max_length: int = param(128, "cut texts to this many tokens while fine-tuning", min=4)
+    loss: str = param("infonce", "infonce (the supervised contrastive loss over every pair of a batch) or cosine "
+                                 "(SetFit's: each pair's cosine regressed to 1 for one class, 0 otherwise)",
+                      choices=("infonce", "cosine"))
     train_layers: int | None = param(None, "fine-tune only the top this many transformer layers: the layers below "
                                            "(and the embeddings) stay frozen and run once per text, so a step costs "
                                            "about train_layers / layers of a full one (None: every layer)", min=1)

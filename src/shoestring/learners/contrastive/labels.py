@@ -118,19 +118,23 @@ class LabelContrastLearner(ContrastiveLearner):
         return [self.rows[r] for r in rows], torch.as_tensor(self.y[rows])
 
     def loss(self, model, batch, state):
-        if not self.cached:
-            return super().loss(model, batch, state)
         import torch
         import torch.nn.functional as F
 
-        from shoestring.learners.contrastive.loss import info_nce
+        from shoestring.learners.contrastive.learner import pool_rows
+        from shoestring.learners.contrastive.loss import cosine_pairs, info_nce
 
-        states, groups = batch
-        lengths = torch.as_tensor([len(h) for h in states])
-        h = torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
-        pad = torch.arange(h.shape[1])[None, :] >= lengths[:, None]
-        z = model(h, pad)
-        return info_nce(F.normalize(z, dim=-1), groups, self.config.temperature), {"tokens": int(lengths.sum())}
+        rows, groups = batch
+        if self.cached:  # rows: cached states of the frozen layers
+            lengths = torch.as_tensor([len(h) for h in rows])
+            h = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
+            z, tokens = model(h, torch.arange(h.shape[1])[None, :] >= lengths[:, None]), int(lengths.sum())
+        else:
+            z, tokens = pool_rows(model, rows, self.pad_id)  # model: the SentencePooler, or its DDP wrapper
+        z = F.normalize(z, dim=-1)
+        if self.config.loss == "cosine":
+            return cosine_pairs(z, groups), {"tokens": tokens}
+        return info_nce(z, groups, self.config.temperature), {"tokens": tokens}
 
 
 def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, *, callbacks=None):
@@ -158,8 +162,10 @@ def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, 
     tuned = copy.copy(lm)
     tuned.model_ = encoder.eval()
     layers = "" if not learner.cached else f", top {config.train_layers} layers"
+    loss = (f"supervised InfoNCE, tau = {config.temperature:g}" if config.loss == "infonce"
+            else "pair cosines regressed to 1 / 0")
     tuned.training_ = {"origin": f"contrastive fine-tuning on {len(texts)} labelled texts of {len(classes)} classes "
-                                 f"(supervised InfoNCE, tau = {config.temperature:g}{layers})",
+                                 f"({loss}{layers})",
                        "epochs": state.epoch, "steps": state.step, "seconds": round(state.elapsed, 2),
                        "stop_reason": state.stop_reason,
                        "loss_by_epoch": [round(r.get("train_loss", float("nan")), 4) for r in state.history]}

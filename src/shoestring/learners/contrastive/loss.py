@@ -36,3 +36,21 @@ def info_nce(z: torch.Tensor, groups: torch.Tensor, temperature: float = 0.05) -
         raise ValueError("no row of the batch has a positive: give each group at least two rows")
     per_anchor = -(log_prob.masked_fill(~positive, 0.0).sum(1)[has] / n_pos[has])
     return per_anchor.mean()
+
+
+def cosine_pairs(z: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """SetFit's pair loss over every pair of a batch: the cosine of a same-group pair regressed to 1, of any
+    other pair to 0 (sentence-transformers' ``CosineSimilarityLoss``, squared error), the two kinds weighted
+    equally - ``1/2 mean_pos (1 - cos)^2 + 1/2 mean_neg cos^2`` over the rows of ``z`` (M x d, L2-normalized).
+    Bounded, unlike InfoNCE at a low temperature: a pair already at its target adds no gradient."""
+    if z.shape[0] != groups.shape[0]:
+        raise ValueError(f"{z.shape[0]} embeddings but {groups.shape[0]} group ids")
+    cos = z @ z.T
+    off = ~torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
+    same = (groups[:, None] == groups[None, :]) & off
+    other = (groups[:, None] != groups[None, :])
+    if not bool(same.any()):
+        raise ValueError("no row of the batch has a positive: give each group at least two rows")
+    loss = 0.5 * ((1.0 - cos[same]) ** 2).mean()
+    return loss + 0.5 * (cos[other] ** 2).mean() if bool(other.any()) else 2 * loss
+
