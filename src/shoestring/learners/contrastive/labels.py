@@ -82,7 +82,8 @@ def lower_states(lm, rows, pad_id: int, start: int, batch_size: int = 32) -> lis
 
 
 class LabelContrastLearner(ContrastiveLearner):
-    """What the one training loop needs: anchors by index, one same-class positive each, the InfoNCE loss."""
+    """What the one training loop needs: anchors by index, one same-class positive each, the InfoNCE loss (or,
+    with ``loss="cosine"``, SetFit's pair loss over every pair of the batch)."""
 
     nan_advice = "lower --lr (1e-5) or raise the temperature (0.1)"
 

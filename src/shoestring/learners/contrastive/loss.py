@@ -13,6 +13,7 @@ transformers' ``MultipleNegativesRankingLoss`` scale.
 
 Every row of a batch of ``M`` serves as an anchor and as a negative, so one forward pass of ``M`` texts scores
 ``M (M - 1)`` pairs; SetFit's pair loss (cosine similarity regressed to 1 / 0) scores ``M / 2``.
+:func:`cosine_pairs` is that pair loss taken over every pair of the batch, for comparison.
 """
 
 from __future__ import annotations
@@ -53,4 +54,3 @@ def cosine_pairs(z: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         raise ValueError("no row of the batch has a positive: give each group at least two rows")
     loss = 0.5 * ((1.0 - cos[same]) ** 2).mean()
     return loss + 0.5 * (cos[other] ** 2).mean() if bool(other.any()) else 2 * loss
-
