@@ -8,7 +8,8 @@ all-MiniLM-L6-v2 for at most ``--seconds`` (and the recipe's 10 epochs), then it
 embeddings get the recipe's linear head (C from the recipe's grid by 5-fold cross-validation on the N rows;
 the validation score at every C of the grid is reported too, since a tuned encoder has seen the rows that
 cross-validation holds out and scores about 100% at any C, which the recipe avoids by nested cross-validation);
-``frozen`` is the same head on the untuned encoder.
+``frozen`` is the same head on the untuned encoder; ``setfit`` is the bench fewshot baseline (SetFit, 100 steps)
+trained on the same N rows and scored on the same validation rows.
 
     python benchmarks/contrastive_layers.py --data ../shared/data/ag_news --clean html --labels 200 \
         --seconds 150 --variants frozen all 3 2 --json docs/results/contrastive_layers_ag_news_200.json
@@ -35,7 +36,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=150.0, help="time budget of each fine-tuning")
     ap.add_argument("--epochs", type=int, default=10, help="epoch cap of each fine-tuning (the recipe's)")
     ap.add_argument("--variants", nargs="+", default=["frozen", "all", "3", "2"],
-                    help="frozen (no fine-tuning), all (every layer), or k (the top k layers)")
+                    help="frozen (no fine-tuning), all (every layer), k (the top k layers), or setfit (the "
+                         "bench baseline, 100 steps)")
     ap.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (the recipe's)")
     ap.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature (the recipe's)")
     ap.add_argument("--loss", default="infonce", choices=("infonce", "cosine"), help="the fine-tuning's loss")
@@ -73,6 +75,16 @@ def main(argv=None):
     for variant in a.variants:
         t0 = time.perf_counter()
         info = {}
+        if variant == "setfit":  # the bench baseline (100 steps of 16 pairs), on the same rows, for comparison
+            from shoestring.bench.baselines import run_baseline
+
+            pred, _ = run_baseline("setfit", x, [classes[i] for i in y], xv, seed=a.seed, max_steps=100, info=info)
+            acc, f1 = _scores(yv, np.asarray([classes.index(p) for p in pred]), len(classes))
+            row = {"variant": variant, "val_accuracy": acc, "val_macro_f1": f1, **info,
+                   "total_seconds": round(time.perf_counter() - t0, 1)}
+            results.append(row)
+            print(json.dumps(row), flush=True)
+            continue
         model = lm
         if variant != "frozen":
             layers = None if variant == "all" else int(variant)
