@@ -70,13 +70,15 @@ def lower_states(lm, rows, pad_id: int, start: int, batch_size: int = 32) -> lis
     was_training = lm.training
     lm.eval()
     with torch.no_grad():
+        device = next(lm.parameters()).device
         for chunk, ids, pad in padded_batches(rows, pad_id, batch_size):
-            positions = torch.arange(ids.shape[1]).expand_as(ids)
+            ids, pad = ids.to(device), pad.to(device)
+            positions = torch.arange(ids.shape[1], device=device).expand_as(ids)
             h, mask = lm.bert.embeddings(ids, positions), attention_mask(None, pad)
             for layer in lm.bert.encoder.layer[:start]:
                 h = layer(h, mask)
             for j, i in enumerate(chunk):
-                out[i] = h[j, :len(rows[i])].clone()
+                out[i] = h[j, :len(rows[i])].cpu().clone()
     lm.train(was_training)
     return out
 
@@ -126,13 +128,15 @@ class LabelContrastLearner(ContrastiveLearner):
         from shoestring.learners.contrastive.loss import cosine_pairs, info_nce
 
         rows, groups = batch
-        if self.cached:  # rows: cached states of the frozen layers
-            lengths = torch.as_tensor([len(h) for h in rows])
-            h = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
-            z, tokens = model(h, torch.arange(h.shape[1])[None, :] >= lengths[:, None]), int(lengths.sum())
+        if self.cached:  # rows: cached states of the frozen layers (kept on the CPU; the batch goes to --device)
+            device = next(model.parameters()).device
+            lengths = torch.as_tensor([len(h) for h in rows], device=device)
+            h = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True).to(device)
+            pad = torch.arange(h.shape[1], device=device)[None, :] >= lengths[:, None]
+            z, tokens = model(h, pad), int(lengths.sum())
         else:
             z, tokens = pool_rows(model, rows, self.pad_id)  # model: the SentencePooler, or its DDP wrapper
-        z = F.normalize(z, dim=-1)
+        z, groups = F.normalize(z, dim=-1), groups.to(z.device)
         if self.config.loss == "cosine":
             return cosine_pairs(z, groups), {"tokens": tokens}
         return info_nce(z, groups, self.config.temperature), {"tokens": tokens}
@@ -161,7 +165,7 @@ def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, 
     for m in learner.frozen:  # frozen only while the top layers trained
         m.requires_grad_(True)
     tuned = copy.copy(lm)
-    tuned.model_ = encoder.eval()
+    tuned.model_ = encoder.cpu().eval()  # trained on --device; MaskedLM.transform embeds on the CPU
     layers = "" if not learner.cached else f", top {config.train_layers} layers"
     loss = (f"supervised InfoNCE, tau = {config.temperature:g}" if config.loss == "infonce"
             else "pair cosines regressed to 1 / 0")

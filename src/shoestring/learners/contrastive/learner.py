@@ -47,17 +47,18 @@ def pool_rows(model, rows, pad_id: int, pooling: str = "mean", mlp: bool = False
     from shoestring.learners.mlm.model import pad_batch
 
     wrapped = isinstance(model, (SentencePooler, nn.parallel.DistributedDataParallel))
+    device = next(model.parameters()).device  # the loop puts the model on --device (a GPU when present)
 
     order = np.argsort([len(r) for r in rows], kind="stable")
     chunk = chunk or len(rows)
     parts, tokens = [], 0
     for s in range(0, len(order), chunk):
-        ids, pad = pad_batch([rows[i] for i in order[s:s + chunk]], pad_id)
+        ids, pad = (t.to(device) for t in pad_batch([rows[i] for i in order[s:s + chunk]], pad_id))
         parts.append(model(ids, pad) if wrapped else pool(model, ids, pad, pooling, mlp))
         tokens += int((~pad).sum())
     z = torch.cat(parts)
-    inverse = torch.empty(len(order), dtype=torch.long)
-    inverse[torch.as_tensor(order)] = torch.arange(len(order))
+    inverse = torch.empty(len(order), dtype=torch.long, device=z.device)
+    inverse[torch.as_tensor(order, device=z.device)] = torch.arange(len(order), device=z.device)
     return z[inverse], tokens
 
 
@@ -99,7 +100,7 @@ class ContrastiveLearner:
 
         rows, groups = batch
         z, tokens = pool_rows(model, rows, self.pad_id)  # model: the SentencePooler, or its DDP wrapper
-        return info_nce(F.normalize(z, dim=-1), groups, self.config.temperature), {"tokens": tokens}
+        return info_nce(F.normalize(z, dim=-1), groups.to(z.device), self.config.temperature), {"tokens": tokens}
 
     def evaluate(self, state):
         return {}
