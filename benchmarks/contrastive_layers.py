@@ -53,7 +53,7 @@ def main(argv=None):
     from shoestring.learners.contrastive.labels import fit_contrastive
     from shoestring.learners.mlm.estimator import MaskedLM
     from shoestring.tasks.classify.linear import UsedColumnsLR
-    from shoestring.tasks.classify.recipe import FewLabelClassifier, _folds, _scores
+    from shoestring.tasks.classify.recipe import FewLabelClassifier, _best, _folds, _scores
     from shoestring.tasks.classify.views import EmbeddingView
 
     torch.set_num_threads(a.threads)
@@ -78,7 +78,7 @@ def main(argv=None):
         if variant == "setfit":  # the bench baseline (100 steps of 16 pairs), on the same rows, for comparison
             from shoestring.bench.baselines import run_baseline
 
-            pred, _ = run_baseline("setfit", x, [classes[i] for i in y], xv, seed=a.seed, max_steps=100, info=info)
+            pred, _ = run_baseline("setfit", x, [labels[i] for i in idx], xv, seed=a.seed, max_steps=100, info=info)
             acc, f1 = _scores(yv, np.asarray([classes.index(p) for p in pred]), len(classes))
             row = {"variant": variant, "val_accuracy": acc, "val_macro_f1": f1, **info,
                    "total_seconds": round(time.perf_counter() - t0, 1)}
@@ -95,7 +95,7 @@ def main(argv=None):
         view = EmbeddingView(model, "encoder", cache=False)
         E, Ev = view.transform(x), view.transform(xv)
         cv = {C: head._cross_validate(E, y, folds, C) for C in head.config.c_grid}
-        C = max(cv, key=lambda c: (round(cv[c]["accuracy"], 9), cv[c]["macro_f1"]))
+        C = _best(cv)  # the recipe's rule: best mean accuracy, macro-F1 breaking ties
         by_C = {}
         for Cv in head.config.c_grid:
             by_C[Cv] = _scores(yv, UsedColumnsLR(Cv, a.seed).fit(E, y).predict(Ev), len(classes))

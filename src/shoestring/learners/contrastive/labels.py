@@ -41,6 +41,7 @@ def _top_layers_module(lm, start: int):
     and their padding mask -> mean-pooled sentence vectors (B, H)."""
     from torch import nn
 
+    from shoestring.learners.contrastive.learner import mean_pool
     from shoestring.learners.mlm.model import attention_mask
 
     class TopLayers(nn.Module):
@@ -52,8 +53,7 @@ def _top_layers_module(lm, start: int):
             mask = attention_mask(None, pad)
             for layer in self.lm.bert.encoder.layer[start:]:
                 h = layer(h, mask)
-            keep = (~pad).unsqueeze(-1).to(h.dtype)
-            return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+            return mean_pool(h, pad)
 
     return TopLayers()
 

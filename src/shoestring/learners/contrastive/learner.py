@@ -9,14 +9,19 @@ import torch
 from torch import nn
 
 
+def mean_pool(h, pad):
+    """The mean of the token states ``h`` (B, T, H) over the positions that are not padding (``pad`` (B, T))."""
+    keep = (~pad).unsqueeze(-1).to(h.dtype)
+    return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+
+
 def pool(model, ids, pad, pooling: str, mlp: bool = False):
     """Sentence vectors (B, H) of a padded batch: mean of token states, or [CLS] (through the pooler if ``mlp``)."""
     h = model.encode(ids, pad=pad)
     if pooling == "cls":
         c = h[:, 0]
         return model.bert.pooler(h) if mlp else c
-    keep = (~pad).unsqueeze(-1).to(h.dtype)
-    return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+    return mean_pool(h, pad)
 
 
 class SentencePooler(nn.Module):
