@@ -118,6 +118,23 @@ def test_fine_tuning_the_top_layer_alone_trains_it_on_cached_states_of_the_froze
     assert all(p.requires_grad for p in tuned.model_.bert.encoder.parameters())  # unfrozen again afterwards
 
 
+def test_a_recipe_fine_tuned_on_its_top_layer_saves_and_reloads(tiny_lm2, tmp_path):
+    docs = planted_docs(32, seed=9, noise=0.3)
+    texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
+    clf = FewLabelClassifier(encoder=tiny_lm2, tfidf=False, semi_supervised="off", c_grid=[10.0], contrastive="on",
+                             contrastive_epochs=2, contrastive_lr=1e-3, contrastive_layers=1,
+                             random_state=0).fit(texts, labels)
+    assert "top 1 layers" in clf.views_[0].model.training_["origin"]
+    clf.save_pretrained(tmp_path / "r")
+    loaded = shoestring.load(tmp_path / "r")
+    probe = [d["text"] for d in planted_docs(12, seed=10)]
+    np.testing.assert_allclose(loaded.predict_proba(probe), clf.predict_proba(probe), rtol=1e-5, atol=1e-6)
+    assert loaded.config.contrastive_layers == 1
+    # the tuned encoder's layers, frozen and trained alike, came back as saved
+    for k, v in clf.views_[0].model.model_.state_dict().items():
+        torch.testing.assert_close(loaded.views_[0].model.model_.state_dict()[k], v, rtol=0, atol=0)
+
+
 def test_contrastive_fine_tuning_bad_input(tiny_lm):
     with pytest.raises(InputError, match="two classes"):
         fit_contrastive(tiny_lm, ["a b", "c d"], ["x", "x"])

@@ -50,10 +50,7 @@ def _top_layers_module(lm, start: int):
             self.lm = lm  # the whole CompactBert, so that its trained top layers are the ones kept
 
         def forward(self, h, pad):
-            mask = attention_mask(None, pad)
-            for layer in self.lm.bert.encoder.layer[start:]:
-                h = layer(h, mask)
-            return mean_pool(h, pad)
+            return mean_pool(self.lm.bert.encoder(h, attention_mask(None, pad), start=start), pad)
 
     return TopLayers()
 
@@ -64,7 +61,7 @@ def lower_states(lm, rows, pad_id: int, start: int, batch_size: int = 32) -> lis
     beside it (padding keys are masked), so they can be computed once and reused by every step."""
     import torch
 
-    from shoestring.learners.mlm.model import attention_mask, padded_batches
+    from shoestring.learners.mlm.model import padded_batches
 
     out = [None] * len(rows)
     was_training = lm.training
@@ -72,11 +69,7 @@ def lower_states(lm, rows, pad_id: int, start: int, batch_size: int = 32) -> lis
     with torch.no_grad():
         device = next(lm.parameters()).device
         for chunk, ids, pad in padded_batches(rows, pad_id, batch_size):
-            ids, pad = ids.to(device), pad.to(device)
-            positions = torch.arange(ids.shape[1], device=device).expand_as(ids)
-            h, mask = lm.bert.embeddings(ids, positions), attention_mask(None, pad)
-            for layer in lm.bert.encoder.layer[:start]:
-                h = layer(h, mask)
+            h = lm.encode(ids.to(device), pad=pad.to(device), layers=start)
             for j, i in enumerate(chunk):
                 out[i] = h[j, :len(rows[i])].cpu().clone()
     lm.train(was_training)

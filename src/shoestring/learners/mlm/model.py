@@ -101,8 +101,9 @@ class Encoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(Layer(hidden, heads, ffn, dropout) for _ in range(layers))
 
-    def forward(self, x, mask):
-        for layer in self.layer:
+    def forward(self, x, mask, start: int = 0, stop: int | None = None):
+        """Run layers ``start`` to ``stop`` (all by default) on hidden states ``x``."""
+        for layer in self.layer[start:stop]:
             x = layer(x, mask)
         return x
 
@@ -213,13 +214,14 @@ class CompactBert(nn.Module):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 
-    def encode(self, ids, positions=None, segments=None, pad=None):
+    def encode(self, ids, positions=None, segments=None, pad=None, layers: int | None = None):
         """Hidden states (B, T, H). ``positions`` default to 0..T-1; ``segments`` (B, T) document ids of a
-        packed sequence; ``pad`` (B, T) True at padding."""
+        packed sequence; ``pad`` (B, T) True at padding; ``layers``: stop after the first this many layers (the
+        states a frozen lower stack hands to trained top layers), all by default."""
         if positions is None:
             positions = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
         mask = attention_mask(segments, pad)
-        return self.bert.encoder(self.bert.embeddings(ids, positions), mask)
+        return self.bert.encoder(self.bert.embeddings(ids, positions), mask, stop=layers)
 
     def mlm_logits(self, h):
         """Vocabulary logits for hidden rows ``h`` (..., H): only the rows given are projected."""
