@@ -41,8 +41,7 @@ def _top_layers_module(lm, start: int):
     and their padding mask -> mean-pooled sentence vectors (B, H)."""
     from torch import nn
 
-    from shoestring.learners.contrastive.learner import mean_pool
-    from shoestring.learners.mlm.model import attention_mask
+    from shoestring.learners.mlm.model import attention_mask, mean_pool
 
     class TopLayers(nn.Module):
         def __init__(self):

@@ -8,11 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def mean_pool(h, pad):
-    """The mean of the token states ``h`` (B, T, H) over the positions that are not padding (``pad`` (B, T))."""
-    keep = (~pad).unsqueeze(-1).to(h.dtype)
-    return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+from shoestring.learners.mlm.model import mean_pool
 
 
 def pool(model, ids, pad, pooling: str, mlp: bool = False):

@@ -155,20 +155,18 @@ class MaskedLM(Estimator):
         are cut."""
         import torch
 
-        from shoestring.learners.mlm.model import padded_batches
+        from shoestring.learners.mlm.model import mean_pool, padded_batches
 
         self._check_fitted()
         max_len = max_len or self.config.seq_len
         ids = self._encode_texts(texts, max_len)
         out = np.zeros((len(ids), self.model_.sizes["hidden"]), np.float32)
+        device = next(self.model_.parameters()).device  # the CPU, or the GPU a caller moved the model to
         with torch.inference_mode():
             for chunk, batch, pad in padded_batches(ids, self.special_.pad, batch_size):
+                batch, pad = batch.to(device), pad.to(device)
                 h = self.model_.encode(batch, pad=pad)
-                if pooling == "cls":
-                    out[chunk] = h[:, 0].numpy()
-                else:
-                    keep = (~pad).unsqueeze(-1).float()
-                    out[chunk] = ((h * keep).sum(1) / keep.sum(1)).numpy()
+                out[chunk] = (h[:, 0] if pooling == "cls" else mean_pool(h, pad)).float().cpu().numpy()
         return out
 
     # ------------------------------------------------------------------ saving

@@ -19,6 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def mean_pool(h, pad):
+    """The mean of the token states ``h`` (B, T, H) over the positions that are not padding (``pad`` (B, T))."""
+    keep = (~pad).unsqueeze(-1).to(h.dtype)
+    return (h * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+
+
 class Embeddings(nn.Module):
     def __init__(self, vocab: int, hidden: int, positions: int, dropout: float, eps: float = 1e-12):
         super().__init__()
