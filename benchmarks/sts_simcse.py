@@ -24,6 +24,13 @@ that the sentences and the tokenizer exist before both start:
     python benchmarks/sts_simcse.py --mlm-minutes 10 --simcse-minutes 5 --threads 1 --arms joint \
         --fewshot ag_news --json docs/results/sts_joint_15.json
 
+Whitening (``--whiten``): every model's vectors are also scored after BERT-whitening, estimated on 10,000
+of the training sentences (no STS data), and the sequential arm also trains SimCSE with ``whiten=True`` (its
+best dev step chosen on whitened vectors). Models already in ``--workdir`` are reused, not retrained:
+
+    python benchmarks/sts_simcse.py --mlm-minutes 10 --simcse-minutes 5 --threads 1 --arms sequential joint \
+        --whiten --json docs/results/sts_whitening.json
+
 The public checkpoint adapted to a domain (``minilm``): the offline all-MiniLM-L6-v2 scored as it is, then after
 unsupervised SimCSE on the sentences of ``--fewshot``'s train texts, on STS and by few-label accuracy:
 
@@ -55,6 +62,10 @@ def main(argv=None):
                     help="sequential: masked-LM then SimCSE; joint: both losses in one objective for the sum of "
                          "the two budgets; minilm: unsupervised SimCSE from the offline all-MiniLM-L6-v2 on the "
                          "--fewshot dataset's own train texts for --simcse-minutes (no STS dev selection)")
+    ap.add_argument("--whiten", action="store_true",
+                    help="also score every model's vectors whitened (BERT-whitening: mean and covariance of "
+                         "--whiten-texts training sentences, never STS data), and train SimCSE with --whiten")
+    ap.add_argument("--whiten-texts", type=int, default=10000)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--fewshot", help="also score each model's features + LR on this dataset of --data (N = 200, "
                                       "1000; seeds 0-4)")
@@ -100,13 +111,25 @@ def main(argv=None):
     results = {"machine": platform.processor() or platform.machine(), "date": time.strftime("%Y-%m-%d"),
                "sentences": len(units), "sources": a.sources, "models": {}}
 
-    def score(name, embed, **extra):
+    rng = np.random.default_rng(0)
+    whiten_sample = [units[i] for i in sorted(rng.choice(len(units), min(a.whiten_texts, len(units)),
+                                                         replace=False))]
+
+    def score(name, embed, whitened: bool = False, **extra):
+        """stsb test (and dev) Spearman of ``embed``'s vectors; with --whiten, of the same vectors whitened too."""
         t = time.perf_counter()
         r = sts_scores(embed, s1, s2, gold)
-        r.update(extra, seconds_to_score=round(time.perf_counter() - t, 1))
+        r.update(extra, dev_spearman=sts_scores(embed, *dev)["spearman"],
+                 seconds_to_score=round(time.perf_counter() - t, 1))
         results["models"][name] = r
-        logging.info("%s: Spearman %.2f, alignment %.3f, uniformity %.3f", name, r["spearman"], r["alignment"],
-                     r["uniformity"])
+        logging.info("%s: Spearman %.2f (dev %.2f), alignment %.3f, uniformity %.3f", name, r["spearman"],
+                     r["dev_spearman"], r["alignment"], r["uniformity"])
+        if a.whiten and not whitened and not name.startswith(("tfidf", "glove")):
+            from shoestring.learners.contrastive.whitening import fit_whitening, whiten
+
+            w = fit_whitening(embed(whiten_sample))
+            score(f"{name}, whitened", lambda texts: whiten(embed(texts), *w), whitened=True,
+                  whitening_texts=len(whiten_sample))
 
     pool = list(dict.fromkeys(s1 + s2))
     score("tfidf (fit on the test sentences)", lambda t: _tfidf_features(pool, list(t), None)[1])
@@ -139,18 +162,22 @@ def main(argv=None):
         score("mlm mean-pooled", lm.transform, training_seconds=t["seconds"], steps=t["steps"],
               tokens_per_second=t["tokens_per_second"])
         few_label("mlm mean-pooled", mlm_dir)
-        out = work / f"simcse-mean-{a.simcse_minutes:g}min-after-{a.mlm_minutes:g}"
-        if not out.exists():
-            enc = SentenceEncoder(init_from=mlm_dir, pooling="mean", minutes=a.simcse_minutes, clock="cpu",
-                                  lr=a.simcse_lr, max_epochs=100, eval_every=250, seed=0, progress=True, **threads)
-            enc.fit(units, dev=dev)
-            enc.save_pretrained(out)
-        enc = SentenceEncoder.from_pretrained(out)
-        t = enc.training_
-        score("mlm + simcse (mean)", enc.transform, training_seconds=t["seconds"], steps=t["steps"],
-              texts_per_second=t["texts_per_second"], best_dev_spearman=t.get("best"),
-              best_epoch=t.get("best_epoch"))
-        few_label("mlm + simcse (mean)", out)
+        for whitened in (False, True) if a.whiten else (False,):
+            tag = "-whiten" if whitened else ""
+            out = work / f"simcse-mean-{a.simcse_minutes:g}min-after-{a.mlm_minutes:g}{tag}"
+            if not out.exists():  # with whiten: the dev split's best step chosen on whitened vectors
+                enc = SentenceEncoder(init_from=mlm_dir, pooling="mean", minutes=a.simcse_minutes, clock="cpu",
+                                      lr=a.simcse_lr, max_epochs=100, eval_every=250, seed=0, progress=True,
+                                      whiten=whitened, whiten_texts=a.whiten_texts, **threads)
+                enc.fit(units, dev=dev)
+                enc.save_pretrained(out)
+            enc = SentenceEncoder.from_pretrained(out)
+            t = enc.training_
+            name = "mlm + simcse --whiten (mean)" if whitened else "mlm + simcse (mean)"
+            score(name, enc.transform, whitened=whitened, training_seconds=t["seconds"], steps=t["steps"],
+                  texts_per_second=t["texts_per_second"], best_dev_spearman=t.get("best"),
+                  best_epoch=t.get("best_epoch"))
+            few_label(name, out)
     if "joint" in a.arms:
         minutes = a.mlm_minutes + a.simcse_minutes
         out = work / f"mlm-simcse-joint-{a.preset}-{minutes:g}min"

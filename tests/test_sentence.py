@@ -75,6 +75,12 @@ def test_sts_scores_against_direct_formulas(tmp_path):
                                          {"sentence1": "c", "sentence2": "d"}])
     with pytest.raises(InputError, match=r"sts.jsonl:2.*missing 'score'"):
         read_sts(tmp_path / "sts.jsonl")
+    for n, bad in enumerate(({"sentence1": "c", "sentence2": "d", "score": "high"},
+                             {"sentence1": "c", "sentence2": "d", "score": "nan"},
+                             {"sentence1": " ", "sentence2": "d", "score": 2})):
+        write_jsonl(tmp_path / f"bad{n}.jsonl", [{"sentence1": "a", "sentence2": "b", "score": 1}, bad])
+        with pytest.raises(InputError, match=rf"bad{n}.jsonl:2.*(numeric score|finite|empty)"):
+            read_sts(tmp_path / f"bad{n}.jsonl")
 
 
 def test_unsupervised_views_are_equal_without_dropout_and_differ_with_it(tiny_lm):
@@ -146,6 +152,53 @@ def test_simcse_bad_input(tiny_lm):
         SentenceEncoder(init_from=tiny_lm).fit(["only one"])
 
 
+def test_whitening_gives_zero_mean_and_identity_covariance_on_its_sample():
+    from shoestring.learners.contrastive.whitening import fit_whitening, whiten
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 6)) @ rng.normal(size=(6, 6)) + 5.0  # correlated, far from the origin
+    mu, W = fit_whitening(X)
+    Z = whiten(X, mu, W)
+    np.testing.assert_allclose(Z.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(np.cov(Z, rowvar=False), np.eye(6), atol=1e-4)
+    # k dimensions: the k directions of largest variance, each of unit variance
+    _, W2 = fit_whitening(X, dims=2)
+    assert W2.shape == (6, 2)
+    top = np.linalg.eigh(np.cov(X, rowvar=False))[1][:, ::-1][:, :2]
+    np.testing.assert_allclose(np.abs(top.T @ (W2 / np.linalg.norm(W2, axis=0))), np.eye(2), atol=1e-4)
+    with pytest.raises(ValueError, match="two vectors"):
+        fit_whitening(X[:1])
+
+
+def test_a_whitened_encoder_saves_reloads_and_exports_the_same_vectors(tiny_lm, tmp_path):
+    texts = [" ".join(a) for a in paraphrases(200, seed=4)]
+    enc = SentenceEncoder(init_from=tiny_lm, batch_size=16, max_epochs=1, seq_len=64, progress=False, threads=1,
+                          eval_every=None, whiten=True, whiten_dims=16, whiten_texts=150).fit(texts)
+    assert enc.dim == 16 and enc.training_["whitening_texts"] == 150
+    Z = enc.transform(texts)
+    assert Z.shape == (200, 16)
+    assert np.abs(Z.mean(0)).max() < 0.3 and np.abs(np.cov(Z, rowvar=False) - np.eye(16)).max() < 0.3
+    enc.save_pretrained(tmp_path / "w")
+    probe = ["guitar violin melody chord", "stock bond", "rocket orbit moon telescope astronaut"]
+    loaded = shoestring.load(tmp_path / "w")
+    np.testing.assert_array_equal(loaded.transform(probe), enc.transform(probe))
+    assert loaded.dim == 16 and "whitened to 16 dimensions" in (tmp_path / "w" / "README.md").read_text()
+    st = pytest.importorskip("sentence_transformers")
+    ours = enc.transform(probe)
+    ours /= np.linalg.norm(ours, axis=1, keepdims=True)
+    theirs = st.SentenceTransformer(str(tmp_path / "w"), device="cpu").encode(probe)
+    np.testing.assert_allclose(theirs, ours, atol=1e-5)
+    # fine-tuning on labels moves the encoder: the whitening estimated before it no longer applies
+    from shoestring.learners.contrastive.config import ContrastiveConfig
+    from shoestring.learners.contrastive.labels import fit_contrastive
+
+    tuned = fit_contrastive(loaded, texts[:20], [i % 2 for i in range(20)],
+                            ContrastiveConfig(max_epochs=1, batch_size=4, progress=False, threads=1))
+    assert tuned.whitening_ is None and tuned.dim == tiny_lm.dim and loaded.whitening_ is not None
+    with pytest.raises(ConfigError, match="more than the encoder's"):
+        SentenceEncoder(init_from=tiny_lm, whiten=True, whiten_dims=10_000).fit(texts)
+
+
 def test_cli_pretrain_simcse_and_evaluate_sts(tiny_lm, tmp_path, capsys):
     from shoestring.cli import main
 
@@ -156,9 +209,12 @@ def test_cli_pretrain_simcse_and_evaluate_sts(tiny_lm, tmp_path, capsys):
                                          for i, (a, b) in enumerate(paraphrases(20, seed=5))])
     assert main(["pretrain", "simcse", str(tmp_path / "pairs.jsonl"), "--pairs", "--init-from", str(tmp_path / "lm"),
                  "-o", str(tmp_path / "enc"), "--batch-size", "16", "--max-epochs", "2", "--seq-len", "64",
-                 "--dev-sts", str(tmp_path / "sts.jsonl"), "--eval-every", "4", "--no-progress"]) == 0
+                 "--dev-sts", str(tmp_path / "sts.jsonl"), "--eval-every", "4", "--no-progress", "--whiten",
+                 "--whiten-texts", "100"]) == 0
     out = capsys.readouterr().out
     assert "supervised SimCSE" in out and "best dev Spearman" in out
+    assert (tmp_path / "enc" / "whitening.safetensors").exists()
+    assert shoestring.load(tmp_path / "enc").training_["whitening_texts"] == 100
     assert main(["evaluate", "sts", str(tmp_path / "sts.jsonl"), str(tmp_path / "enc"), "tfidf",
                  "--json", str(tmp_path / "sts.json")]) == 0
     out = capsys.readouterr().out
@@ -167,6 +223,10 @@ def test_cli_pretrain_simcse_and_evaluate_sts(tiny_lm, tmp_path, capsys):
     assert main(["pretrain", "simcse", str(tmp_path / "bad.jsonl"), "--pairs", "--init-from", str(tmp_path / "lm"),
                  "-o", str(tmp_path / "x")]) == 2
     assert "bad.jsonl:2" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    write_jsonl(tmp_path / "empty.jsonl", [{"anchor": "a b", "positive": "c d"}, {"anchor": "e f", "positive": ""}])
+    assert main(["pretrain", "simcse", str(tmp_path / "empty.jsonl"), "--pairs", "--init-from",
+                 str(tmp_path / "lm"), "-o", str(tmp_path / "x")]) == 2
+    assert "empty.jsonl:2" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
 def test_index_exact_search_equals_brute_force_and_refuses_another_model(tiny_lm, tmp_path):
@@ -198,6 +258,20 @@ def test_index_exact_search_equals_brute_force_and_refuses_another_model(tiny_lm
         other.model_.bert.embeddings.word_embeddings.weight.mul_(1.5)
     with pytest.raises(ConfigError, match="not the model that built this index"):
         Index.from_pretrained(tmp_path / "index", model=other)
+    # a folder cut short in copying: named, never half-loaded
+    import shutil
+
+    from shoestring.errors import ArtifactError
+
+    for name, cut in (("vectors.safetensors", 100), ("rows.jsonl.gz", None)):
+        broken = tmp_path / f"broken-{name}"
+        shutil.copytree(tmp_path / "index", broken)
+        if cut is None:
+            (broken / name).unlink()
+        else:
+            (broken / name).write_bytes((broken / name).read_bytes()[:cut])
+        with pytest.raises(ArtifactError, match="truncated" if cut else "missing rows"):
+            Index.from_pretrained(broken)
 
 
 def test_faiss_backend_recalls_exact_search(tiny_lm):

@@ -177,6 +177,9 @@ def _read_pairs(paths, fields) -> list[tuple]:
     for p in paths:
         for line, r in read_records(p, tuple(fields[:2]), optional=tuple(fields[2:])):
             row = tuple(r[f] for f in fields if f in r)
+            if any(not isinstance(v, str) or not v.strip() for v in row):
+                raise InputError("a pair's texts must be non-empty strings", path=p, line=line,
+                                 hint="drop the row, or fill in its " + ", ".join(fields))
             if rows and len(row) != len(rows[0]):
                 raise InputError(f"this row has {len(row)} of the fields {', '.join(fields)}, earlier rows "
                                  f"{len(rows[0])}", path=p, line=line, hint="give every row a negative, or none")

@@ -33,6 +33,9 @@ def read_sts(path) -> tuple[list[str], list[str], np.ndarray]:
                                   '"score": 4.2}') from None
         if not np.isfinite(score):
             raise InputError(f"score {row['score']!r} is not a finite number", path=path, line=line)
+        if not str(a).strip() or not str(b).strip():
+            raise InputError("sentence1 or sentence2 is empty: an STS pair needs two sentences", path=path,
+                             line=line, hint="drop the row")
         s1.append(str(a))
         s2.append(str(b))
         gold.append(score)

@@ -60,3 +60,11 @@ class SimCSEConfig(TrainConfig):
     eval_every: int | None = param(250, "with --dev-sts: score it every this many steps and keep the best "
                                          "(SimCSE's 250)", min=1)
     grad_clip: float | None = param(None, "clip the gradient norm to this value", min=0.0)
+    whiten: bool = param(False, "after training, whiten the sentence vectors: subtract the mean and decorrelate "
+                                "them to unit variance, as estimated on the training texts (BERT-whitening, Su "
+                                "et al. 2021: what makes a CPU-trained compact BERT's vectors useful for "
+                                "similarity); with --dev-sts the best step is chosen on whitened vectors")
+    whiten_dims: int | None = param(None, "with --whiten: keep this many whitened dimensions, those of largest "
+                                          "variance (None: all)", min=1)
+    whiten_texts: int = param(10000, "with --whiten: estimate the mean and covariance on at most this many "
+                                     "training texts (a seeded sample)", min=2)

@@ -157,7 +157,9 @@ def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, 
     for m in learner.frozen:  # frozen only while the top layers trained
         m.requires_grad_(True)
     tuned = copy.copy(lm)
-    tuned.model_ = encoder.cpu().eval()  # trained on --device; MaskedLM.transform embeds on the CPU
+    tuned.model_ = encoder.cpu().eval()  # trained on --device; handed back on the CPU, like a loaded model
+    if getattr(tuned, "whitening_", None) is not None:  # a whitened SentenceEncoder's map fits the old encoder
+        tuned.whitening_ = None
     layers = "" if not learner.cached else f", top {config.train_layers} layers"
     loss = (f"supervised InfoNCE, tau = {config.temperature:g}" if config.loss == "infonce"
             else "pair cosines regressed to 1 / 0")
