@@ -183,6 +183,8 @@ def test_a_whitened_encoder_saves_reloads_and_exports_the_same_vectors(tiny_lm, 
     loaded = shoestring.load(tmp_path / "w")
     np.testing.assert_array_equal(loaded.transform(probe), enc.transform(probe))
     assert loaded.dim == 16 and "whitened to 16 dimensions" in (tmp_path / "w" / "README.md").read_text()
+    with pytest.raises(ConfigError, match="estimated on mean-pooled"):
+        loaded.transform(probe, pooling="cls")
     st = pytest.importorskip("sentence_transformers")
     ours = enc.transform(probe)
     ours /= np.linalg.norm(ours, axis=1, keepdims=True)

@@ -162,12 +162,16 @@ class SentenceEncoder(MaskedLM):
     def transform(self, texts, *, batch_size: int = 64, max_len: int | None = None, pooling: str | None = None):
         """Sentence vectors (n x H, or n x ``whiten_dims``), pooled as the model was trained (``pooling``
         overrides) and whitened if it was fitted with ``whiten``."""
+        whitening = getattr(self, "whitening_", None)
+        if whitening is not None and pooling not in (None, self.config.pooling):
+            raise ConfigError(f"this encoder's whitening was estimated on {self.config.pooling}-pooled vectors, "
+                              f"not {pooling}-pooled ones", hint="leave pooling at the model's own")
         X = self._pooled(texts, batch_size, max_len, pooling)
-        if getattr(self, "whitening_", None) is None:
+        if whitening is None:
             return X
         from shoestring.learners.contrastive.whitening import whiten
 
-        return whiten(X, *self.whitening_)
+        return whiten(X, *whitening)
 
     @property
     def dim(self) -> int:
