@@ -50,6 +50,8 @@ class FewshotConfig(Config):
     setfit_steps: int = param(SETFIT_MAX_STEPS, "setfit: cap on the contrastive fine-tuning steps (batches of "
                                                 "16 pairs), 0 for SetFit's own default (one epoch of its pairs, "
                                                 "~2,000 steps at N=200; ~6-14 s a step on 2 CPU cores)", min=0)
+    recipe_minutes: float = param(10.0, "auto, auto_own: the recipe's --minutes (wall-clock budget of each fit)",
+                                  above=0.0)
     contrastive_layers: int | None = param(None, "auto, auto_own: the recipe's --contrastive-layers (fine-tune "
                                                  "only the encoder's top this many layers; None: every layer)", min=1)
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "

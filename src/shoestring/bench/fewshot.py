@@ -196,7 +196,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                     encoder = _minilm_path() if "minilm" in parts else (embedder or lm)
                     clf = FewLabelClassifier(vampire=vae if "vampire" in parts else None,
                                              word_vectors=wv if "vectors" in parts else None,
-                                             encoder=encoder, seed=seed,
+                                             encoder=encoder, seed=seed, minutes=config.recipe_minutes,
                                              contrastive_layers=config.contrastive_layers)
                     clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
                     pred = clf.predict(te_texts)
@@ -279,7 +279,8 @@ def recipe_record(training: dict) -> dict:
             "contrastive_gain_cv_macro_f1": tuned.get("gain_macro_f1"),
             "contrastive_training": {k: final[k] for k in ("epochs", "steps", "seconds", "stop_reason")}
             if final else None,
-            "fit_seconds": training["seconds"], "phases": training.get("phases")}
+            "fit_seconds": training["seconds"], "budget_seconds": training.get("budget_seconds"),
+            "phases": training.get("phases")}
 
 
 def drop_unseen_labels(train_labels, test_texts: list[str], test_labels: list[str]):
