@@ -112,26 +112,22 @@ class LabelContrastLearner(ContrastiveLearner):
         rows = list(idx) + [self._positive(int(i)) for i in idx]
         return [self.rows[r] for r in rows], torch.as_tensor(self.y[rows])
 
-    def loss(self, model, batch, state):
+    def vectors(self, model, rows):
+        if not self.cached:
+            return super().vectors(model, rows)
         import torch
-        import torch.nn.functional as F
 
-        from shoestring.learners.contrastive.learner import pool_rows
-        from shoestring.learners.contrastive.loss import cosine_pairs, info_nce
+        # rows: cached states of the frozen layers (kept on the CPU; the batch goes to --device)
+        device = next(model.parameters()).device
+        lengths = torch.as_tensor([len(h) for h in rows], device=device)
+        h = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True).to(device)
+        pad = torch.arange(h.shape[1], device=device)[None, :] >= lengths[:, None]
+        return model(h, pad), int(lengths.sum())
 
-        rows, groups = batch
-        if self.cached:  # rows: cached states of the frozen layers (kept on the CPU; the batch goes to --device)
-            device = next(model.parameters()).device
-            lengths = torch.as_tensor([len(h) for h in rows], device=device)
-            h = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True).to(device)
-            pad = torch.arange(h.shape[1], device=device)[None, :] >= lengths[:, None]
-            z, tokens = model(h, pad), int(lengths.sum())
-        else:
-            z, tokens = pool_rows(model, rows, self.pad_id)  # model: the SentencePooler, or its DDP wrapper
-        z, groups = F.normalize(z, dim=-1), groups.to(z.device)
-        if self.config.loss == "cosine":
-            return cosine_pairs(z, groups), {"tokens": tokens}
-        return info_nce(z, groups, self.config.temperature), {"tokens": tokens}
+    def contrast(self, z, groups):
+        from shoestring.learners.contrastive.loss import cosine_pairs
+
+        return cosine_pairs(z, groups) if self.config.loss == "cosine" else super().contrast(z, groups)
 
 
 def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, *, callbacks=None):

@@ -1,7 +1,8 @@
 """What the contrastive learners share: sentence vectors of a batch of token-id rows, and a base learner for
 the one training loop (dropout set, the masked-LM head frozen, AdamW with warm-up and linear decay, the InfoNCE
 loss over the batch). A learner adds ``batch(idx) -> (rows, groups)`` - which texts are encoded and which of
-them are each other's positives - and, if it has one, ``evaluate``."""
+them are each other's positives - and, if it has one, ``evaluate``; it may change how a batch becomes vectors
+(``vectors``) or the loss on them (``contrast``)."""
 
 from __future__ import annotations
 
@@ -97,11 +98,19 @@ class ContrastiveLearner:
     def loss(self, model, batch, state):
         import torch.nn.functional as F
 
+        rows, groups = batch
+        z, tokens = self.vectors(model, rows)
+        return self.contrast(F.normalize(z, dim=-1), groups.to(z.device)), {"tokens": tokens}
+
+    def vectors(self, model, rows):
+        """Sentence vectors of a batch's rows and its count of real tokens."""
+        return pool_rows(model, rows, self.pad_id)  # model: the SentencePooler, or its DDP wrapper
+
+    def contrast(self, z, groups):
+        """The contrastive loss of L2-normalized vectors ``z`` whose ``groups`` say which are positives."""
         from shoestring.learners.contrastive.loss import info_nce
 
-        rows, groups = batch
-        z, tokens = pool_rows(model, rows, self.pad_id)  # model: the SentencePooler, or its DDP wrapper
-        return info_nce(F.normalize(z, dim=-1), groups.to(z.device), self.config.temperature), {"tokens": tokens}
+        return info_nce(z, groups, self.config.temperature)
 
     def evaluate(self, state):
         return {}
