@@ -162,11 +162,13 @@ def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_
     auto = FewLabelClassifier(**kw).fit(texts, labels)
     a = auto.training_["contrastive"]
     assert a["why"].startswith("2-fold nested cross-validation") and a["used"] == (
-        a["gain_accuracy"] > 0 and a["gain_macro_f1"] >= 0)
+        a["gain_accuracy"] > 0 and a["gain_macro_f1"] >= -a["gain_macro_f1_se"])
+    assert 0 <= a["gain_macro_f1_se"] < 1 and "standard error" in a["why"]
     # bench fewshot's record of a run: the decision, its gains, and how long the final fine-tuning ran
     on, off = recipe_record(clf.training_), recipe_record(auto.training_)
     assert on["contrastive"] and on["contrastive_training"]["steps"] == t["training"]["steps"] > 0
     assert on["contrastive_gain_cv"] == t["gain_accuracy"] and on["chosen"] == clf.training_["chosen"]
+    assert on["contrastive_gain_cv_macro_f1_se"] == t["gain_macro_f1_se"]
     assert on["budget_seconds"] == clf.training_["budget_seconds"] == 600.0  # the default 10 minutes
     assert (off["contrastive_training"] is None) == (not a["used"])
 

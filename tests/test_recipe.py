@@ -322,3 +322,31 @@ def test_the_labelled_texts_are_taken_out_of_the_pool():
     assert t["unlabeled"] == len(texts) + len(others) and t["unlabeled_labelled_copies_dropped"] == len(texts)
     only_copies = FewLabelClassifier(c_grid=[10.0], random_state=0).fit(texts, labels, unlabeled=texts[::-1])
     assert only_copies.training_["semi_supervised"]["why"] == "no unlabeled texts"
+
+
+def test_macro_f1_from_counts_is_scikit_learns():
+    from sklearn.metrics import f1_score
+
+    from shoestring.tasks.classify.recipe import _macro_f1
+
+    rng = np.random.default_rng(0)
+    for n_classes in (2, 5, 9):  # class 8 of 9 never occurs in either: F1 0, as scikit-learn's zero_division=0
+        t, p = rng.integers(0, min(n_classes, 8), 60), rng.integers(0, min(n_classes, 8), 60)
+        assert _macro_f1(t, p, n_classes) == pytest.approx(
+            f1_score(t, p, labels=np.arange(n_classes), average="macro", zero_division=0))
+
+
+def test_the_macro_f1_noise_is_large_where_a_rare_class_decides_it():
+    """One prediction changed: on a rare class's only two rows it moves macro-F1 by points and its bootstrap
+    standard error is of the same size; on a class of hundreds it moves macro-F1 little and so does the noise."""
+    from shoestring.tasks.classify.recipe import _macro_f1, _macro_f1_gain_se
+
+    y = np.array([0] * 300 + [1] * 300 + [2] * 2)
+    rare, common = y.copy(), y.copy()
+    rare[-1] = 0  # one of the rare class's two rows missed
+    common[0] = 1  # one of the first class's 300 rows missed
+    gain_rare, gain_common = _macro_f1(y, y, 3) - _macro_f1(y, rare, 3), _macro_f1(y, y, 3) - _macro_f1(y, common, 3)
+    se_rare, se_common = _macro_f1_gain_se(y, y, rare, 3, seed=0), _macro_f1_gain_se(y, y, common, 3, seed=0)
+    assert gain_rare > 0.1 > 0.01 > gain_common
+    assert se_rare > 0.05 and se_common < 0.005
+    assert _macro_f1_gain_se(y, y, rare, 3, seed=0) == se_rare  # seeded

@@ -17,7 +17,8 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
 4. **contrastive fine-tuning** (``contrastive``, :mod:`~shoestring.learners.contrastive.labels`): the
    ``encoder`` view's BERT is fine-tuned on the labels SetFit-style (same class together, others apart), judged
    by nested cross-validation - each fold fine-tunes on its own training rows, so its held-out rows stay
-   unseen - against the frozen candidates on the same folds, and kept only where it wins;
+   unseen - against the frozen candidates on the same folds, and kept only where it wins in accuracy and does
+   not lose macro-F1 by more than that difference's standard error (a paired bootstrap over the held-out rows);
 5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
    are taken out of it, so that no held-out row is ever in it): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
@@ -126,6 +127,26 @@ def _scores(y_true, y_pred, n_classes: int) -> tuple[float, float]:
 
     return float(np.mean(y_true == y_pred)), float(f1_score(y_true, y_pred, labels=np.arange(n_classes),
                                                               average="macro", zero_division=0))
+
+
+def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """scikit-learn's ``f1_score(average="macro", labels=range(n_classes), zero_division=0)`` from the confusion
+    counts (fast enough to call a few hundred times for a bootstrap)."""
+    tp = np.bincount(y_true[y_true == y_pred], minlength=n_classes)
+    den = np.bincount(y_pred, minlength=n_classes) + np.bincount(y_true, minlength=n_classes)  # 2 tp + fp + fn
+    return float(np.mean(np.divide(2 * tp, den, out=np.zeros(n_classes), where=den > 0)))
+
+
+def _macro_f1_gain_se(y, pred_a, pred_b, n_classes: int, seed: int, resamples: int = 200) -> float:
+    """Standard error of macro-F1(``pred_a``) - macro-F1(``pred_b``) on the rows ``y``, by a paired bootstrap over
+    the rows (both models scored on the same resample). Macro-F1 weighs a class with two held-out examples as
+    much as one with two hundred: one such example more or less moves it by several points, which is the noise
+    this measures."""
+
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y), size=(resamples, len(y)))
+    diffs = [_macro_f1(y[i], pred_a[i], n_classes) - _macro_f1(y[i], pred_b[i], n_classes) for i in idx]
+    return float(np.std(diffs, ddof=1))
 
 
 class FewLabelClassifier(LabelPredictor):
@@ -255,7 +276,8 @@ class FewLabelClassifier(LabelPredictor):
         cross-validation: each of ``contrastive_folds`` folds fine-tunes on its training part only and scores
         every (candidate with the encoder, C) on its held-out part, beside the frozen candidates on the same
         folds. Kept (``auto``) only if the best tuned candidate beats the best frozen one in accuracy without
-        losing macro-F1; then one more fine-tuning on all labels gives the encoder used."""
+        losing macro-F1 beyond its noise (the paired bootstrap standard error of the macro-F1 difference over the
+        held-out rows); then one more fine-tuning on all labels gives the encoder used."""
         from shoestring.learners.contrastive.config import ContrastiveConfig
         from shoestring.learners.contrastive.labels import fit_contrastive
         from shoestring.learners.mlm.estimator import MaskedLM
@@ -297,6 +319,7 @@ class FewLabelClassifier(LabelPredictor):
         enc = names.index("encoder")
         with_enc = {k: v for k, v in candidates.items() if enc in v}
         nested: dict[str, list] = {}
+        held_out = {}  # each (candidate, C)'s predictions for the rows its folds held out, for the macro-F1 noise
         if cfolds is None and c.contrastive == "auto":
             out["why"] = "every class has a single labelled example: nothing to cross-validate it by, not used"
             return out
@@ -313,8 +336,10 @@ class FewLabelClassifier(LabelPredictor):
                 for cand, idx in cands.items():
                     X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
                     for Cv in c.c_grid:
-                        s = self._cross_validate(X, y, [(tr, va)], Cv)
-                        nested.setdefault(f"{tag}: {cand} C={Cv:g}", []).append((s["accuracy"], s["macro_f1"]))
+                        key = f"{tag}: {cand} C={Cv:g}"
+                        pred = self._predict_fold(X, y, tr, va, Cv)
+                        nested.setdefault(key, []).append(_scores(y[va], pred, len(self.classes_)))
+                        held_out.setdefault(key, np.full(len(y), -1))[va] = pred
             scoring = max(scoring, time.perf_counter() - t_score)
         scores = {k: {"accuracy": float(np.mean([a for a, _ in v])), "macro_f1": float(np.mean([m for _, m in v])),
                       "folds": len(v)} for k, v in nested.items()}
@@ -325,10 +350,16 @@ class FewLabelClassifier(LabelPredictor):
             st, sf = scores[bt], scores[bf]
             out["gain_accuracy"] = st["accuracy"] - sf["accuracy"]
             out["gain_macro_f1"] = st["macro_f1"] - sf["macro_f1"]
-            helps = out["gain_accuracy"] > 0 and out["gain_macro_f1"] >= 0
+            rows = held_out[bt] >= 0
+            out["gain_macro_f1_se"] = _macro_f1_gain_se(y[rows], held_out[bt][rows], held_out[bf][rows],
+                                                        len(self.classes_), c.seed)
+            # kept where it gains accuracy without losing macro-F1 beyond its noise (a rare class's one or two
+            # held-out examples swing macro-F1 by points: a loss within one standard error is not a trade)
+            helps = out["gain_accuracy"] > 0 and out["gain_macro_f1"] >= -out["gain_macro_f1_se"]
             verdict = (f"{len(cfolds)}-fold nested cross-validation on the labels: the tuned encoder's best "
                        f"({bt[7:]}) {100 * st['accuracy']:.1f} / macro-F1 {100 * st['macro_f1']:.1f} against the "
-                       f"frozen best ({bf[8:]}) {100 * sf['accuracy']:.1f} / {100 * sf['macro_f1']:.1f}")
+                       f"frozen best ({bf[8:]}) {100 * sf['accuracy']:.1f} / {100 * sf['macro_f1']:.1f} (macro-F1 "
+                       f"{100 * out['gain_macro_f1']:+.1f}, standard error {100 * out['gain_macro_f1_se']:.1f})")
             if c.contrastive == "auto" and not helps:
                 out["why"] = verdict + ": not used"
                 return out
@@ -346,16 +377,15 @@ class FewLabelClassifier(LabelPredictor):
         out.update(used=True, model=tuned, training=tuned.training_, seconds=round(time.perf_counter() - t, 2))
         return out
 
-    def _cross_validate(self, X, y, folds, C: float) -> dict:
-        n = len(self.classes_)
-        accs, f1s = [], []
+    def _predict_fold(self, X, y, tr, va, C: float) -> np.ndarray:
+        """The head with this ``C`` fitted on the rows ``tr``, predicting the rows ``va``."""
         with _one_thread():
-            for tr, va in folds:
-                pred = _head(C, self.config.seed).fit(X[tr], y[tr]).predict(X[va])
-                a, f = _scores(y[va], pred, n)
-                accs.append(a)
-                f1s.append(f)
-        return {"accuracy": float(np.mean(accs)), "macro_f1": float(np.mean(f1s)), "folds": len(folds)}
+            return _head(C, self.config.seed).fit(X[tr], y[tr]).predict(X[va])
+
+    def _cross_validate(self, X, y, folds, C: float) -> dict:
+        scores = [_scores(y[va], self._predict_fold(X, y, tr, va, C), len(self.classes_)) for tr, va in folds]
+        return {"accuracy": float(np.mean([a for a, _ in scores])), "macro_f1": float(np.mean([f for _, f in scores])),
+                "folds": len(folds)}
 
     def _semi_method(self, name: str):
         import functools
