@@ -4,6 +4,7 @@ the recipe chose; then the target check (the recipe above the best baseline).
 
     python benchmarks/recipe_tables.py docs/results/recipe_chemprot_200.json docs/results/recipe_tweeteval_hate_200.json
     python benchmarks/recipe_tables.py --summary docs/results/baselines_*.json docs/results/own_*_200.json  # one table
+    python benchmarks/recipe_tables.py --verdict docs/results/*.json    # the README's table: each family's margin
     python benchmarks/recipe_tables.py --write docs/results/own_chemprot_1000.json parts/own_chemprot_1000_seed*.json
 
 Records of the same dataset, N and method from several files (one seed per process, say) are merged seed by
@@ -46,6 +47,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("paths", nargs="+", help="bench fewshot --json files")
     ap.add_argument("--summary", action="store_true", help="one table: every method's mean per dataset and N")
+    ap.add_argument("--verdict", action="store_true",
+                    help="one short table: each recipe family against its best baseline, and its worst seed")
     ap.add_argument("--write", metavar="OUT", help="write the merged records here instead of printing tables")
     a = ap.parse_args(argv)
     paths, write = a.paths, a.write
@@ -65,6 +68,8 @@ def main(argv=None):
         groups.setdefault((r["dataset"], r["n_labels"]), {})[r["method"]] = r
     if a.summary:
         return print_summary(groups)
+    if a.verdict:
+        return print_verdict(groups)
     for (ds, n), by in sorted(groups.items()):
         print(f"\n#### {ds}, N = {n} (test {next(iter(by.values()))['n_test']} rows)\n")
         print("| method | per seed: accuracy / macro-F1 | mean accuracy / macro-F1 | training s (mean) | chosen |")
@@ -119,6 +124,35 @@ def print_summary(groups) -> None:
             margins.append("" if m not in by or not base else
                            f"{100 * (by[m]['accuracy_mean'] - max(by[b]['accuracy_mean'] for b in base)):+.1f}")
         print(f"| {ds} | {n} | " + " | ".join(cells + margins) + " |")
+
+
+def _seeds(r) -> str:
+    k = len(r["runs"])
+    return "" if k == 5 else f" ({k} seed{'s' if k > 1 else ''})"
+
+
+def print_verdict(groups) -> None:
+    """One row per (dataset, N): each recipe family's mean accuracy against the best baseline it must beat
+    (named), the margin, and its worst seed's distance from its own mean (the stability target: within 3)."""
+    print("| dataset | N | `auto` | best baseline | margin | worst seed | `auto_own` | best own baseline | margin |")
+    print("|---|---:|---:|---|---:|---:|---:|---|---:|")
+    for (ds, n), by in sorted(groups.items()):
+        cells = []
+        for m, pool in (("auto", BASELINES), ("auto_own", OWN_BASELINES)):
+            base = [b for b in pool if b in by]
+            r = by.get(m)
+            if r is None or not base:
+                cells += [""] * (4 if m == "auto" else 3)
+                continue
+            best = max(base, key=lambda b: by[b]["accuracy_mean"])
+            diff = 100 * (r["accuracy_mean"] - by[best]["accuracy_mean"])
+            cells += [_pct(r["accuracy_mean"]) + _seeds(r),
+                      f"`{best}` {_pct(by[best]['accuracy_mean'])}" + _seeds(by[best]),
+                      f"**{diff:+.1f}**" if diff <= 0 else f"{diff:+.1f}"]
+            if m == "auto":
+                worst = 100 * (min(x["accuracy"] for x in r["runs"]) - r["accuracy_mean"])
+                cells.append(f"**{worst:.1f}**" if worst < -3 else f"{worst:.1f}")
+        print(f"| {ds} | {n} | " + " | ".join(cells) + " |")
 
 
 def stability(r) -> str:
