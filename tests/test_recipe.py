@@ -336,17 +336,19 @@ def test_macro_f1_from_counts_is_scikit_learns():
             f1_score(t, p, labels=np.arange(n_classes), average="macro", zero_division=0))
 
 
-def test_the_macro_f1_noise_is_large_where_a_rare_class_decides_it():
+def test_the_gains_noise_is_large_where_a_rare_class_decides_macro_f1():
     """One prediction changed: on a rare class's only two rows it moves macro-F1 by points and its bootstrap
-    standard error is of the same size; on a class of hundreds it moves macro-F1 little and so does the noise."""
-    from shoestring.tasks.classify.recipe import _macro_f1, _macro_f1_gain_se
+    standard error is of the same size; on a class of hundreds it moves macro-F1 little and so does the noise.
+    Accuracy moves by one row in 602 either way, and so does its standard error."""
+    from shoestring.tasks.classify.recipe import _gain_se, _macro_f1
 
     y = np.array([0] * 300 + [1] * 300 + [2] * 2)
     rare, common = y.copy(), y.copy()
     rare[-1] = 0  # one of the rare class's two rows missed
     common[0] = 1  # one of the first class's 300 rows missed
     gain_rare, gain_common = _macro_f1(y, y, 3) - _macro_f1(y, rare, 3), _macro_f1(y, y, 3) - _macro_f1(y, common, 3)
-    se_rare, se_common = _macro_f1_gain_se(y, y, rare, 3, seed=0), _macro_f1_gain_se(y, y, common, 3, seed=0)
+    (acc_rare, se_rare), (acc_common, se_common) = _gain_se(y, y, rare, 3, seed=0), _gain_se(y, y, common, 3, seed=0)
     assert gain_rare > 0.1 > 0.01 > gain_common
     assert se_rare > 0.05 and se_common < 0.005
-    assert _macro_f1_gain_se(y, y, rare, 3, seed=0) == se_rare  # seeded
+    assert 0.0005 < acc_rare < 0.003 and 0.0005 < acc_common < 0.003  # one row: sqrt(p (1 - p) / n), p = 1/602
+    assert _gain_se(y, y, rare, 3, seed=0) == (acc_rare, se_rare)  # seeded

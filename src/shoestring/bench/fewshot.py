@@ -277,6 +277,7 @@ def recipe_record(training: dict) -> dict:
             "semi_supervised": training["semi_supervised"].get("used"),
             "contrastive": tuned["used"], "contrastive_gain_cv": tuned.get("gain_accuracy"),
             "contrastive_gain_cv_macro_f1": tuned.get("gain_macro_f1"),
+            "contrastive_gain_cv_se": tuned.get("gain_accuracy_se"),
             "contrastive_gain_cv_macro_f1_se": tuned.get("gain_macro_f1_se"),
             "contrastive_training": {k: final[k] for k in ("epochs", "steps", "seconds", "stop_reason")}
             if final else None,

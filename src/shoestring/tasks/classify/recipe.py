@@ -137,16 +137,16 @@ def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
     return float(np.mean(np.divide(2 * tp, den, out=np.zeros(n_classes), where=den > 0)))
 
 
-def _macro_f1_gain_se(y, pred_a, pred_b, n_classes: int, seed: int, resamples: int = 200) -> float:
-    """Standard error of macro-F1(``pred_a``) - macro-F1(``pred_b``) on the rows ``y``, by a paired bootstrap over
-    the rows (both models scored on the same resample). Macro-F1 weighs a class with two held-out examples as
-    much as one with two hundred: one such example more or less moves it by several points, which is the noise
-    this measures."""
-
+def _gain_se(y, pred_a, pred_b, n_classes: int, seed: int, resamples: int = 200) -> tuple[float, float]:
+    """Standard errors of the accuracy and the macro-F1 of ``pred_a`` minus those of ``pred_b`` on the rows ``y``,
+    by a paired bootstrap over the rows (both models scored on the same resample). Macro-F1 weighs a class with
+    two held-out examples as much as one with two hundred: one such example more or less moves it by several
+    points, which is the noise this measures."""
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y), size=(resamples, len(y)))
-    diffs = [_macro_f1(y[i], pred_a[i], n_classes) - _macro_f1(y[i], pred_b[i], n_classes) for i in idx]
-    return float(np.std(diffs, ddof=1))
+    diffs = np.array([(np.mean(y[i] == pred_a[i]) - np.mean(y[i] == pred_b[i]),
+                       _macro_f1(y[i], pred_a[i], n_classes) - _macro_f1(y[i], pred_b[i], n_classes))
+                      for i in rng.integers(0, len(y), size=(resamples, len(y)))])
+    return float(np.std(diffs[:, 0], ddof=1)), float(np.std(diffs[:, 1], ddof=1))
 
 
 class FewLabelClassifier(LabelPredictor):
@@ -351,8 +351,8 @@ class FewLabelClassifier(LabelPredictor):
             out["gain_accuracy"] = st["accuracy"] - sf["accuracy"]
             out["gain_macro_f1"] = st["macro_f1"] - sf["macro_f1"]
             rows = held_out[bt] >= 0
-            out["gain_macro_f1_se"] = _macro_f1_gain_se(y[rows], held_out[bt][rows], held_out[bf][rows],
-                                                        len(self.classes_), c.seed)
+            out["gain_accuracy_se"], out["gain_macro_f1_se"] = _gain_se(
+                y[rows], held_out[bt][rows], held_out[bf][rows], len(self.classes_), c.seed)
             # kept where it gains accuracy without losing macro-F1 beyond its noise (a rare class's one or two
             # held-out examples swing macro-F1 by points: a loss within one standard error is not a trade)
             helps = out["gain_accuracy"] > 0 and out["gain_macro_f1"] >= -out["gain_macro_f1_se"]
