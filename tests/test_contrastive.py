@@ -224,3 +224,29 @@ def test_a_fold_that_overruns_shrinks_the_later_shares(tiny_lm, monkeypatch):
         # the two folds train on 15 rows each: planned up front they would get equal shares
         assert given[1] < 0.8 * given[0], given
     assert clf.training_["seconds"] < 0.75 * budget * 60 + 0.6 * given[0] + 5, (clf.training_["seconds"], given)
+
+
+def test_macro_f1_is_judged_on_the_classes_each_nested_fine_tuning_saw_a_pair_of(tiny_lm, monkeypatch):
+    """A class with three examples has one in some fold's training part (no same-class pair for the contrastive
+    loss there): the keep-or-drop rule's macro-F1 leaves it out, as it does a class with a single example (never
+    held out). The final fine-tuning's share of the budget is finite and within the budget even when the last
+    labelled row is that single example."""
+    import shoestring.learners.contrastive.labels as labels_mod
+
+    real, given = labels_mod.fit_contrastive, []
+
+    def spy(lm, texts, y, config, callbacks=None):
+        given.append(config.minutes)
+        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks)
+
+    monkeypatch.setattr(labels_mod, "fit_contrastive", spy)
+    docs = planted_docs(40, seed=7, noise=0.3)  # five classes of eight
+    texts = [d["text"] for d in docs] + ["violin orbit butter", "orbit butter violin", "butter violin orbit",
+                                         "ledger penalty chord"]
+    labels = [d["label"] for d in docs] + ["rare"] * 3 + ["single"]
+    clf = FewLabelClassifier(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0], contrastive="on",
+                             minutes=5, random_state=0).fit(texts, labels)
+    t = clf.training_["contrastive"]
+    assert t["macro_f1_classes"] == [5, 7] and "the 5 classes with a pair" in t["why"]
+    assert t["used"] and len(given) == 3 and all(0 < m <= 5 for m in given), given
+    assert 0 <= t["gain_accuracy_se"] < 1 and 0 <= t["gain_macro_f1_se"] < 1

@@ -18,7 +18,8 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    ``encoder`` view's BERT is fine-tuned on the labels SetFit-style (same class together, others apart), judged
    by nested cross-validation - each fold fine-tunes on its own training rows, so its held-out rows stay
    unseen - against the frozen candidates on the same folds, and kept only where it wins in accuracy and does
-   not lose macro-F1 by more than that difference's standard error (a paired bootstrap over the held-out rows);
+   not lose macro-F1 by more than that difference's standard error (a paired bootstrap over the held-out rows;
+   macro-F1 over the classes each nested fine-tuning saw a same-class pair of, as the final one will);
 5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
    are taken out of it, so that no held-out row is ever in it): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
@@ -129,22 +130,23 @@ def _scores(y_true, y_pred, n_classes: int) -> tuple[float, float]:
                                                               average="macro", zero_division=0))
 
 
-def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
-    """scikit-learn's ``f1_score(average="macro", labels=range(n_classes), zero_division=0)`` from the confusion
-    counts (fast enough to call a few hundred times for a bootstrap)."""
+def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, classes=None) -> float:
+    """scikit-learn's ``f1_score(average="macro", labels=classes or range(n_classes), zero_division=0)`` from the
+    confusion counts (fast enough to call a few hundred times for a bootstrap)."""
     tp = np.bincount(y_true[y_true == y_pred], minlength=n_classes)
     den = np.bincount(y_pred, minlength=n_classes) + np.bincount(y_true, minlength=n_classes)  # 2 tp + fp + fn
-    return float(np.mean(np.divide(2 * tp, den, out=np.zeros(n_classes), where=den > 0)))
+    f1 = np.divide(2 * tp, den, out=np.zeros(n_classes), where=den > 0)
+    return float(np.mean(f1 if classes is None else f1[classes]))
 
 
-def _gain_se(y, pred_a, pred_b, n_classes: int, seed: int, resamples: int = 200) -> tuple[float, float]:
-    """Standard errors of the accuracy and the macro-F1 of ``pred_a`` minus those of ``pred_b`` on the rows ``y``,
-    by a paired bootstrap over the rows (both models scored on the same resample). Macro-F1 weighs a class with
-    two held-out examples as much as one with two hundred: one such example more or less moves it by several
-    points, which is the noise this measures."""
+def _gain_se(y, pred_a, pred_b, n_classes: int, seed: int, classes=None, resamples=200) -> tuple[float, float]:
+    """Standard errors of the accuracy and the macro-F1 (over ``classes``, default all) of ``pred_a`` minus those
+    of ``pred_b`` on the rows ``y``, by a paired bootstrap over the rows (both models scored on the same
+    resample). Macro-F1 weighs a class with two held-out examples as much as one with two hundred: one such
+    example more or less moves it by several points, which is the noise this measures."""
     rng = np.random.default_rng(seed)
     diffs = np.array([(np.mean(y[i] == pred_a[i]) - np.mean(y[i] == pred_b[i]),
-                       _macro_f1(y[i], pred_a[i], n_classes) - _macro_f1(y[i], pred_b[i], n_classes))
+                       _macro_f1(y[i], pred_a[i], n_classes, classes) - _macro_f1(y[i], pred_b[i], n_classes, classes))
                       for i in rng.integers(0, len(y), size=(resamples, len(y)))])
     return float(np.std(diffs[:, 0], ddof=1)), float(np.std(diffs[:, 1], ddof=1))
 
@@ -277,7 +279,8 @@ class FewLabelClassifier(LabelPredictor):
         every (candidate with the encoder, C) on its held-out part, beside the frozen candidates on the same
         folds. Kept (``auto``) only if the best tuned candidate beats the best frozen one in accuracy without
         losing macro-F1 beyond its noise (the paired bootstrap standard error of the macro-F1 difference over the
-        held-out rows); then one more fine-tuning on all labels gives the encoder used."""
+        held-out rows, macro-F1 over the classes with two or more examples in every fold's training part); then
+        one more fine-tuning on all labels gives the encoder used."""
         from shoestring.learners.contrastive.config import ContrastiveConfig
         from shoestring.learners.contrastive.labels import fit_contrastive
         from shoestring.learners.mlm.estimator import MaskedLM
@@ -349,16 +352,27 @@ class FewLabelClassifier(LabelPredictor):
             bf = _best({k: v for k, v in scores.items() if k.startswith("frozen: ")})
             st, sf = scores[bt], scores[bf]
             out["gain_accuracy"] = st["accuracy"] - sf["accuracy"]
-            out["gain_macro_f1"] = st["macro_f1"] - sf["macro_f1"]
-            rows = held_out[bt] >= 0
-            out["gain_accuracy_se"], out["gain_macro_f1_se"] = _gain_se(
-                y[rows], held_out[bt][rows], held_out[bf][rows], len(self.classes_), c.seed)
+            # macro-F1 is judged on the classes every nested fine-tuning saw a same-class pair of (two or more
+            # training examples in every fold): a class with one example in a fold's training part gives the
+            # contrastive loss nothing to pull together, a handicap the final fine-tuning, on all labels, has only
+            # for classes with a single example overall (those are never held out, so never scored)
+            paired = np.flatnonzero(np.min([np.bincount(y[tr], minlength=len(self.classes_)) for tr, _ in cfolds],
+                                           axis=0) >= 2)
+            judged = paired if len(paired) else np.arange(len(self.classes_))
+            scored = held_out[bt] >= 0
+            pt, pf = held_out[bt][scored], held_out[bf][scored]
+            out["gain_macro_f1"] = (_macro_f1(y[scored], pt, len(self.classes_), judged)
+                                    - _macro_f1(y[scored], pf, len(self.classes_), judged))
+            out["macro_f1_classes"] = [len(judged), len(self.classes_)]
+            out["gain_accuracy_se"], out["gain_macro_f1_se"] = _gain_se(y[scored], pt, pf, len(self.classes_),
+                                                                        c.seed, judged)
             # kept where it gains accuracy without losing macro-F1 beyond its noise (a rare class's one or two
             # held-out examples swing macro-F1 by points: a loss within one standard error is not a trade)
             helps = out["gain_accuracy"] > 0 and out["gain_macro_f1"] >= -out["gain_macro_f1_se"]
             verdict = (f"{len(cfolds)}-fold nested cross-validation on the labels: the tuned encoder's best "
                        f"({bt[7:]}) {100 * st['accuracy']:.1f} / macro-F1 {100 * st['macro_f1']:.1f} against the "
-                       f"frozen best ({bf[8:]}) {100 * sf['accuracy']:.1f} / {100 * sf['macro_f1']:.1f} (macro-F1 "
+                       f"frozen best ({bf[8:]}) {100 * sf['accuracy']:.1f} / {100 * sf['macro_f1']:.1f} (macro-F1 on "
+                       f"the {len(judged)} classes with a pair in every fold's training rows "
                        f"{100 * out['gain_macro_f1']:+.1f}, standard error {100 * out['gain_macro_f1_se']:.1f})")
             if c.contrastive == "auto" and not helps:
                 out["why"] = verdict + ": not used"
