@@ -124,10 +124,8 @@ class _Clock:
 
 
 def _scores(y_true, y_pred, n_classes: int) -> tuple[float, float]:
-    from sklearn.metrics import f1_score
-
-    return float(np.mean(y_true == y_pred)), float(f1_score(y_true, y_pred, labels=np.arange(n_classes),
-                                                              average="macro", zero_division=0))
+    """Accuracy and macro-F1 (every class, absent ones scoring 0)."""
+    return float(np.mean(y_true == y_pred)), _macro_f1(y_true, y_pred, n_classes)
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, classes=None) -> float:
@@ -372,8 +370,9 @@ class FewLabelClassifier(LabelPredictor):
             verdict = (f"{len(cfolds)}-fold nested cross-validation on the labels: the tuned encoder's best "
                        f"({bt[7:]}) {100 * st['accuracy']:.1f} / macro-F1 {100 * st['macro_f1']:.1f} against the "
                        f"frozen best ({bf[8:]}) {100 * sf['accuracy']:.1f} / {100 * sf['macro_f1']:.1f} (macro-F1 on "
-                       f"the {len(judged)} classes with a pair in every fold's training rows "
-                       f"{100 * out['gain_macro_f1']:+.1f}, standard error {100 * out['gain_macro_f1_se']:.1f})")
+                       + (f"the {len(judged)} classes with a pair in every fold's training rows " if len(paired) else
+                          "all classes, none having a pair in every fold's training rows ")
+                       + f"{100 * out['gain_macro_f1']:+.1f}, standard error {100 * out['gain_macro_f1_se']:.1f})")
             if c.contrastive == "auto" and not helps:
                 out["why"] = verdict + ": not used"
                 return out
