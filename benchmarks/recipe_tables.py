@@ -4,7 +4,8 @@ the recipe chose; then the target check (the recipe above the best baseline).
 
     python benchmarks/recipe_tables.py docs/results/recipe_chemprot_200.json docs/results/recipe_tweeteval_hate_200.json
     python benchmarks/recipe_tables.py --summary docs/results/baselines_*.json docs/results/own_*_200.json  # one table
-    python benchmarks/recipe_tables.py --verdict docs/results/*.json    # the README's table: each family's margin
+    python benchmarks/recipe_tables.py --verdict docs/results/setfit_*.json docs/results/baselines_*.json \
+        docs/results/own_*.json docs/results/auto_*.json    # the README's table: each family's margin
     python benchmarks/recipe_tables.py --write docs/results/own_chemprot_1000.json parts/own_chemprot_1000_seed*.json
 
 Records of the same dataset, N and method from several files (one seed per process, say) are merged seed by
@@ -90,12 +91,9 @@ def main(argv=None):
             print(f"| {m} | {seeds} | {_pct(r['accuracy_mean'])} / {_pct(r['macro_f1_mean'])} | {secs:.0f} | "
                   f"{chosen} |")
         for m, pool in (("auto", BASELINES), ("auto_own", OWN_BASELINES)):
-            if m not in by:
+            best = _best_baseline(by, pool)
+            if m not in by or best is None:
                 continue
-            base = [b for b in pool if b in by]
-            if not base:
-                continue
-            best = max(base, key=lambda b: by[b]["accuracy_mean"])
             diff = 100 * (by[m]["accuracy_mean"] - by[best]["accuracy_mean"])
             print(f"\n`{m}` {_pct(by[m]['accuracy_mean'])} is {'above' if diff > 0 else 'NOT above'} the best "
                   f"{'baseline' if m == 'auto' else 'baseline without pre-trained weights'} `{best}` "
@@ -115,18 +113,23 @@ def print_summary(groups) -> None:
         cells = []
         for m in methods:
             r = by.get(m)
-            k = len(r["runs"]) if r else 0
-            cells.append("" if r is None else f"{_pct(r['accuracy_mean'])} / {_pct(r['macro_f1_mean'])}"
-                         + ("" if k == 5 else f" ({k} seed{'s' if k > 1 else ''})"))
+            cells.append("" if r is None else f"{_pct(r['accuracy_mean'])} / {_pct(r['macro_f1_mean'])}" + _seeds(r))
         margins = []
         for m, pool in (("auto", BASELINES), ("auto_own", OWN_BASELINES)):
-            base = [b for b in pool if b in by]
-            margins.append("" if m not in by or not base else
-                           f"{100 * (by[m]['accuracy_mean'] - max(by[b]['accuracy_mean'] for b in base)):+.1f}")
+            best = _best_baseline(by, pool)
+            margins.append("" if m not in by or best is None else
+                           f"{100 * (by[m]['accuracy_mean'] - by[best]['accuracy_mean']):+.1f}")
         print(f"| {ds} | {n} | " + " | ".join(cells + margins) + " |")
 
 
+def _best_baseline(by: dict, pool) -> str | None:
+    """The method of ``pool`` with the highest mean accuracy among those measured here (None: none is)."""
+    base = [b for b in pool if b in by]
+    return max(base, key=lambda b: by[b]["accuracy_mean"]) if base else None
+
+
 def _seeds(r) -> str:
+    """The seed count, said when it is not the protocol's five."""
     k = len(r["runs"])
     return "" if k == 5 else f" ({k} seed{'s' if k > 1 else ''})"
 
@@ -139,12 +142,10 @@ def print_verdict(groups) -> None:
     for (ds, n), by in sorted(groups.items()):
         cells = []
         for m, pool in (("auto", BASELINES), ("auto_own", OWN_BASELINES)):
-            base = [b for b in pool if b in by]
-            r = by.get(m)
-            if r is None or not base:
+            r, best = by.get(m), _best_baseline(by, pool)
+            if r is None or best is None:
                 cells += [""] * (4 if m == "auto" else 3)
                 continue
-            best = max(base, key=lambda b: by[b]["accuracy_mean"])
             diff = 100 * (r["accuracy_mean"] - by[best]["accuracy_mean"])
             cells += [_pct(r["accuracy_mean"]) + _seeds(r),
                       f"`{best}` {_pct(by[best]['accuracy_mean'])}" + _seeds(by[best]),
