@@ -53,7 +53,8 @@ def main(argv=None):
     from shoestring.learners.contrastive.labels import fit_contrastive
     from shoestring.learners.mlm.estimator import MaskedLM
     from shoestring.tasks.classify.linear import UsedColumnsLR
-    from shoestring.tasks.classify.recipe import FewLabelClassifier, _best, _folds, _scores
+    from shoestring.evaluation.metrics import accuracy_and_macro_f1 as _scores
+    from shoestring.tasks.classify.recipe import FewLabelClassifier, _best, _folds
     from shoestring.tasks.classify.views import EmbeddingView
 
     torch.set_num_threads(a.threads)

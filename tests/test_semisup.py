@@ -13,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 import sklearn.linear_model  # noqa: F401  (loads scipy.optimize and the BLAS libraries before limiting threads)
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
@@ -265,8 +266,24 @@ def test_cv_gain_positive_on_planted_pool_and_not_on_noise():
         for m in ("accuracy", "macro_f1"):
             assert res["gain"][m] == pytest.approx(res["semi"][m] - res["supervised"][m])
             assert res["semi"][m] == pytest.approx(np.mean([f["semi"][m] for f in res["folds"]]))
+    # the noise to weigh a gain against: a paired bootstrap over the 30 held-out rows; the planted gain is above it
+    assert 0 < good["gain_se"]["macro_f1"] < good["gain"]["macro_f1"] and 0 < good["gain_se"]["accuracy"] < 0.2
     again = cv_gain(make_model, X_l, y_l, X_u, "self_train")
     assert {**again, "seconds": 0} == {**good, "seconds": 0}  # deterministic (but for the time it took)
+
+
+class _OneStray:
+    """A 'model' that knows every row's label but predicts ``stray`` for the first row it is asked about."""
+
+    def __init__(self, truth: dict, stray):
+        self.truth, self.stray, self.calls = truth, stray, []
+
+    def predict(self, X):
+        truth = np.array([self.truth[row.tobytes()] for row in X])
+        out = truth.copy()
+        out[0] = self.stray
+        self.calls.append((truth, out))
+        return out
 
 
 def test_cv_gain_with_very_few_labels(edge_task):
@@ -279,6 +296,14 @@ def test_cv_gain_with_very_few_labels(edge_task):
     assert res["possible"] and res["n_splits"] == 2 and res["kept_in_training"] == [4]
     assert sum(f["n_test"] for f in res["folds"]) == len(keep) - 1
     assert all(f["n_train"] + f["n_test"] == len(keep) for f in res["folds"])
+    # macro-F1 over the held-out classes only, the same list for both models whatever they predict: a model that
+    # predicts class 4 somewhere is not scored over one class more than one that never does
+    oracle = _OneStray({X_l[i].tobytes(): y_l[i] for i in keep}, stray=4)
+    res = cv_gain(make_model, X_l[keep], y_l[keep], X_u, lambda mk, X, y, pool: oracle)
+    held_out = sorted(set(y_l[keep]) - {4})
+    for fold, (truth, pred) in zip(res["folds"], oracle.calls, strict=True):
+        assert fold["semi"]["macro_f1"] == pytest.approx(f1_score(truth, pred, labels=held_out, average="macro"))
+        assert fold["semi"]["macro_f1"] > f1_score(truth, pred, average="macro")  # which counts class 4 too
     # one example per class: no cross-validation possible, said so rather than raised
     one = [int(np.flatnonzero(y_l == c)[0]) for c in range(5)]
     res = cv_gain(make_model, X_l[one], y_l[one], X_u, "self_train")
@@ -293,6 +318,7 @@ def test_cv_gain_with_very_few_labels(edge_task):
 
     res = cv_gain(make_model, X_l, y_l, X_u, method, n_repeats=2)
     assert res["possible"] and len(calls) == len(res["folds"]) == 6 and res["gain"]["accuracy"] == 0.0
+    assert res["gain_se"] == {"accuracy": 0.0, "macro_f1": 0.0}  # the same model on both sides: no noise
     with pytest.raises(ValueError, match="unknown method"):
         cv_gain(make_model, X_l, y_l, X_u, "co_training")
 

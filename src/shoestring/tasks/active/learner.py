@@ -193,7 +193,8 @@ class ActiveLearner:
         estimate is biased (usually pessimistic: the strategy asks about hard documents); None until two
         classes have two labels each."""
         from shoestring.tasks.classify.linear import logistic_regression, one_blas_thread
-        from shoestring.tasks.classify.recipe import _folds, _scores
+        from shoestring.evaluation.metrics import accuracy_and_macro_f1
+        from shoestring.tasks.classify.recipe import _folds
 
         with self._lock:
             snap = dict(self.labels_)
@@ -213,7 +214,7 @@ class ActiveLearner:
                 lr = logistic_regression(self.C, self.seed).fit(self.X_[rows[tr]], y[tr])
                 pred[te] = lr.classes_[lr.predict_proba(self.X_[rows[te]]).argmax(1)]
         scored = pred >= 0
-        acc, f1 = _scores(y[scored], pred[scored], len(classes))
+        acc, f1 = accuracy_and_macro_f1(y[scored], pred[scored], len(classes))
         return {"accuracy": acc, "macro_f1": f1, "folds": len(split), "n": int(scored.sum())}
 
     # ------------------------------------------------------------------ a model folder

@@ -337,11 +337,13 @@ def spread_and_fit(make_model, X_l, y_l, X_u, *, threshold: float = 0.9, k: int 
 _METHODS = {"self_train": self_train, "label_spread": spread_and_fit}
 
 
-def _scores(y_true, y_pred) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score
+def _scores(codes, y_true, y_pred, scored) -> dict:
+    """Accuracy and macro-F1 over the ``scored`` classes (indices into ``codes``, the sorted classes)."""
+    from shoestring.evaluation.metrics import accuracy_and_macro_f1
 
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+    acc, f1 = accuracy_and_macro_f1(np.searchsorted(codes, y_true), np.searchsorted(codes, y_pred), len(codes),
+                                    scored)
+    return {"accuracy": acc, "macro_f1": f1}
 
 
 def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: int = 1,
@@ -353,7 +355,11 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
     e.g. ``functools.partial(self_train, threshold=0.8)``. For each fold, the supervised model is
     ``make_model()`` fitted on the training folds, the semi-supervised one is ``method`` on the training folds
     plus the pool; both are scored (accuracy, macro-F1) on the held-out fold, which never enters the method as
-    labelled data (nor the pool). ``gain = semi - supervised``, averaged over folds.
+    labelled data (nor the pool). ``gain = semi - supervised``, averaged over folds; ``gain_se`` holds the
+    standard errors of the gain in accuracy and in macro-F1 by a paired bootstrap over the held-out rows of all
+    folds (:func:`~shoestring.evaluation.metrics.paired_gain_se`), the noise a margin should be weighed against.
+    Macro-F1 is over the classes that are held out (those with two or more examples), the same list for every
+    fold and both models: scikit-learn's default would average over the classes either model predicted.
 
     Few labels: ``n_splits`` becomes ``min(n_splits, smallest class count)`` (at least 2), counting only
     classes with two or more examples, so every held-out fold has each of them and every training fold keeps
@@ -363,7 +369,8 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
     ``{"possible": False, "reason": ...}``.
 
     Returns ``{"possible": True, "method", "n_splits", "n_repeats", "kept_in_training", "supervised":
-    {accuracy, macro_f1}, "semi": {...}, "gain": {...}, "helps": gain["macro_f1"] > 0, "folds": [{"n_train",
+    {accuracy, macro_f1}, "semi": {...}, "gain": {...}, "gain_se": {...}, "helps": gain["macro_f1"] > 0,
+    "folds": [{"n_train",
     "n_test", "supervised", "semi"}, ...]}``; ``n_repeats > 1`` repeats the CV with other shuffles
     (``RepeatedStratifiedKFold``) and averages over all ``n_splits * n_repeats`` folds; ``seconds`` is the
     time it took.
@@ -385,6 +392,8 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
     """
     from sklearn.model_selection import RepeatedStratifiedKFold
 
+    from shoestring.evaluation.metrics import paired_gain_se
+
     if isinstance(method, str):
         if method not in _METHODS:
             raise ValueError(f"unknown method {method!r}; use one of {sorted(_METHODS)} or a callable")
@@ -402,10 +411,11 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
         return {"possible": False, "method": name,
                 "reason": "every class has a single labelled example: holding one out would remove its class "
                           "from training, so cross-validation cannot score the method"}
+    scored = np.flatnonzero(multi)  # the classes held out, by index into ``classes``
     s = max(2, min(int(n_splits), int(counts[multi].min())))
     in_cv = np.isin(y_l, classes[multi])
     cv_rows, fixed_rows = np.flatnonzero(in_cv), np.flatnonzero(~in_cv)
-    folds = []
+    folds, held_out = [], []
     splitter = RepeatedStratifiedKFold(n_splits=s, n_repeats=max(1, int(n_repeats)), random_state=random_state)
     total, t0 = s * max(1, int(n_repeats)), time.perf_counter()
     if max_seconds is not None and max_seconds <= 0:
@@ -437,12 +447,17 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
         sup = make_model().fit(X_tr, y_tr)
         semi = fn(make_model, X_tr, y_tr, X_u, **kwargs)
         semi = semi[0] if isinstance(semi, tuple) else semi
+        p_sup, p_semi = sup.predict(X_te), semi.predict(X_te)
+        held_out.append((y_te, p_sup, p_semi))
         folds.append({"n_train": int(len(train)), "n_test": int(len(test)),
-                      "supervised": _scores(y_te, sup.predict(X_te)), "semi": _scores(y_te, semi.predict(X_te))})
+                      "supervised": _scores(classes, y_te, p_sup, scored),
+                      "semi": _scores(classes, y_te, p_semi, scored)})
     mean = {side: {m: float(np.mean([f[side][m] for f in folds])) for m in ("accuracy", "macro_f1")}
             for side in ("supervised", "semi")}
     gain = {m: mean["semi"][m] - mean["supervised"][m] for m in ("accuracy", "macro_f1")}
+    y_all, sup_all, semi_all = (np.searchsorted(classes, np.concatenate(p)) for p in zip(*held_out))
+    se = paired_gain_se(y_all, semi_all, sup_all, len(classes), random_state, scored)
     return {"possible": True, "method": name, "n_splits": s, "n_repeats": max(1, int(n_repeats)),
             "seconds": round(time.perf_counter() - t0, 2), "kept_in_training": [_key(c) for c in classes[~multi]],
             "supervised": mean["supervised"], "semi": mean["semi"], "gain": gain,
-            "helps": bool(gain["macro_f1"] > 0), "folds": folds}
+            "gain_se": {"accuracy": se[0], "macro_f1": se[1]}, "helps": bool(gain["macro_f1"] > 0), "folds": folds}
