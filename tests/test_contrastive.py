@@ -4,6 +4,7 @@ tuned encoder saved and reloaded with the recipe."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -165,7 +166,10 @@ def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_
         a["gain_accuracy"] > 0 and a["gain_macro_f1"] >= -a["gain_macro_f1_se"])
     assert 0 <= a["gain_macro_f1_se"] < 1 and "standard error" in a["why"]
     # bench fewshot's record of a run: the decision, its gains, and how long the final fine-tuning ran
-    on, off = recipe_record(clf.training_), recipe_record(auto.training_)
+    on, off = recipe_record(clf.training_), recipe_record(auto.training_, auto.cv_)
+    assert on["views_cv"] is None and set(off["views_cv"]) == {k.rsplit(" C=", 1)[0] for k in auto.cv_}
+    assert max(v["accuracy"] for v in off["views_cv"].values()) == max(v["accuracy"] for v in auto.cv_.values())
+    assert json.loads(json.dumps(off)) == off  # written into bench fewshot's --json
     assert on["contrastive"] and on["contrastive_training"]["steps"] == t["training"]["steps"] > 0
     assert on["contrastive_gain_cv"] == t["gain_accuracy"] and on["chosen"] == clf.training_["chosen"]
     assert on["contrastive_gain_cv_macro_f1_se"] == t["gain_macro_f1_se"] and on["contrastive_gain_cv_se"] >= 0

@@ -200,7 +200,7 @@ def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) ->
                                              contrastive_layers=config.contrastive_layers)
                     clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
                     pred = clf.predict(te_texts)
-                    extra = recipe_record(clf.training_)
+                    extra = recipe_record(clf.training_, clf.cv_)
                 elif m in FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
 
@@ -267,13 +267,21 @@ def _features(embedders: dict, config, vae, tr_texts, te_texts, sizes) -> dict:
     return out
 
 
-def recipe_record(training: dict) -> dict:
+def recipe_record(training: dict, cv: dict | None = None) -> dict:
     """What a benchmark run keeps of a fitted recipe's ``training_``: what it chose, whether contrastive
     fine-tuning and the pool were used and by what cross-validated gain, and the final fine-tuning's epochs,
-    steps and seconds (how much of it the ``--minutes`` budget allowed)."""
+    steps and seconds (how much of it the ``--minutes`` budget allowed). With ``cv`` (the recipe's ``cv_``),
+    also each frozen candidate's best cross-validated accuracy over the C grid (``views_cv``), and the pool
+    methods' cross-validated gains (``pool_cv``): what a choice was made between, to study how noisy it is."""
     tuned = training["contrastive"]
     final = tuned.get("training")
+    best: dict = {}
+    for key, score in (cv or {}).items():
+        cand, C = key.rsplit(" C=", 1)
+        if cand not in best or score["accuracy"] > best[cand]["accuracy"]:
+            best[cand] = {"accuracy": score["accuracy"], "macro_f1": score["macro_f1"], "C": float(C)}
     return {"chosen": training["chosen"], "C": training["C"],
+            "views_cv": best or None, "pool_cv": training["semi_supervised"].get("cv"),
             "semi_supervised": training["semi_supervised"].get("used"),
             "contrastive": tuned["used"], "contrastive_gain_cv": tuned.get("gain_accuracy"),
             "contrastive_gain_cv_macro_f1": tuned.get("gain_macro_f1"),
