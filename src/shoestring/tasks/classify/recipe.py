@@ -337,8 +337,8 @@ class FewLabelClassifier(LabelPredictor):
             out["gain_macro_f1"] = (macro_f1(y[scored], pt, len(self.classes_), judged)
                                     - macro_f1(y[scored], pf, len(self.classes_), judged))
             out["macro_f1_classes"] = [len(judged), len(self.classes_)]
-            out["gain_accuracy_se"], out["gain_macro_f1_se"] = paired_gain_se(y[scored], pt, pf, len(self.classes_),
-                                                                        c.seed, judged)
+            out["gain_accuracy_se"], out["gain_macro_f1_se"] = paired_gain_se(
+                y[scored], pt, pf, len(self.classes_), c.seed, judged)
             # kept where it gains accuracy without losing macro-F1 beyond its noise (a rare class's one or two
             # held-out examples swing macro-F1 by points: a loss within one standard error is not a trade)
             helps = out["gain_accuracy"] > 0 and out["gain_macro_f1"] >= -out["gain_macro_f1_se"]
