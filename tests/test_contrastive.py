@@ -169,6 +169,13 @@ def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_
     on, off = recipe_record(clf.training_), recipe_record(auto.training_, auto.cv_)
     assert on["views_cv"] is None and set(off["views_cv"]) == {k.rsplit(" C=", 1)[0] for k in auto.cv_}
     assert max(v["accuracy"] for v in off["views_cv"].values()) == max(v["accuracy"] for v in auto.cv_.values())
+    # each candidate's best C, ties in accuracy broken by macro-F1 as the recipe breaks them
+    cv = {"tfidf C=10": {"accuracy": 0.8, "macro_f1": 0.7}, "tfidf C=100": {"accuracy": 0.8, "macro_f1": 0.75},
+          "encoder C=1": {"accuracy": 0.6, "macro_f1": 0.6}}
+    stub = {"chosen": "tfidf", "C": 100.0, "contrastive": {"used": False}, "semi_supervised": {"used": False},
+            "seconds": 1.0}
+    assert recipe_record(stub, cv)["views_cv"] == {"tfidf": {"accuracy": 0.8, "macro_f1": 0.75, "C": 100.0},
+                                                   "encoder": {"accuracy": 0.6, "macro_f1": 0.6, "C": 1.0}}
     assert json.loads(json.dumps(off)) == off  # written into bench fewshot's --json
     assert on["contrastive"] and on["contrastive_training"]["steps"] == t["training"]["steps"] > 0
     assert on["contrastive_gain_cv"] == t["gain_accuracy"] and on["chosen"] == clf.training_["chosen"]

@@ -275,11 +275,13 @@ def recipe_record(training: dict, cv: dict | None = None) -> dict:
     methods' cross-validated gains (``pool_cv``): what a choice was made between, to study how noisy it is."""
     tuned = training["contrastive"]
     final = tuned.get("training")
+    from shoestring.tasks.classify.recipe import _best
+
     best: dict = {}
-    for key, score in (cv or {}).items():
-        cand, C = key.rsplit(" C=", 1)
-        if cand not in best or score["accuracy"] > best[cand]["accuracy"]:
-            best[cand] = {"accuracy": score["accuracy"], "macro_f1": score["macro_f1"], "C": float(C)}
+    for cand in dict.fromkeys(key.rsplit(" C=", 1)[0] for key in cv or {}):
+        key = _best({k: v for k, v in cv.items() if k.rsplit(" C=", 1)[0] == cand})  # the recipe's tie-break
+        best[cand] = {"accuracy": cv[key]["accuracy"], "macro_f1": cv[key]["macro_f1"],
+                      "C": float(key.rsplit("=", 1)[1])}
     return {"chosen": training["chosen"], "C": training["C"],
             "views_cv": best or None, "pool_cv": training["semi_supervised"].get("cv"),
             "semi_supervised": training["semi_supervised"].get("used"),
