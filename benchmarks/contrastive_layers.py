@@ -49,11 +49,11 @@ def main(argv=None):
 
     from shoestring.bench.baselines import _minilm_path
     from shoestring.bench.fewshot import draw_labelled, load_split
+    from shoestring.evaluation.metrics import accuracy_and_macro_f1
     from shoestring.learners.contrastive.config import ContrastiveConfig
     from shoestring.learners.contrastive.labels import fit_contrastive
     from shoestring.learners.mlm.estimator import MaskedLM
     from shoestring.tasks.classify.linear import UsedColumnsLR
-    from shoestring.evaluation.metrics import accuracy_and_macro_f1 as _scores
     from shoestring.tasks.classify.recipe import FewLabelClassifier, _best, _folds
     from shoestring.tasks.classify.views import EmbeddingView
 
@@ -80,7 +80,7 @@ def main(argv=None):
             from shoestring.bench.baselines import run_baseline
 
             pred, _ = run_baseline("setfit", x, [labels[i] for i in idx], xv, seed=a.seed, max_steps=100, info=info)
-            acc, f1 = _scores(yv, np.asarray([classes.index(p) for p in pred]), len(classes))
+            acc, f1 = accuracy_and_macro_f1(yv, np.asarray([classes.index(p) for p in pred]), len(classes))
             row = {"variant": variant, "val_accuracy": acc, "val_macro_f1": f1, **info,
                    "total_seconds": round(time.perf_counter() - t0, 1)}
             results.append(row)
@@ -99,7 +99,7 @@ def main(argv=None):
         C = _best(cv)  # the recipe's rule: best mean accuracy, macro-F1 breaking ties
         by_C = {}
         for Cv in head.config.c_grid:
-            by_C[Cv] = _scores(yv, UsedColumnsLR(Cv, a.seed).fit(E, y).predict(Ev), len(classes))
+            by_C[Cv] = accuracy_and_macro_f1(yv, UsedColumnsLR(Cv, a.seed).fit(E, y).predict(Ev), len(classes))
         acc, f1 = by_C[C]
         row = {"variant": variant, "val_accuracy": acc, "val_macro_f1": f1, "C": C,
                "cv_accuracy": cv[C]["accuracy"], "val_accuracy_by_C": {str(k): round(v[0], 4) for k, v in by_C.items()},

@@ -270,13 +270,13 @@ def _features(embedders: dict, config, vae, tr_texts, te_texts, sizes) -> dict:
 def recipe_record(training: dict, cv: dict | None = None) -> dict:
     """What a benchmark run keeps of a fitted recipe's ``training_``: what it chose, whether contrastive
     fine-tuning and the pool were used and by what cross-validated gain, and the final fine-tuning's epochs,
-    steps and seconds (how much of it the ``--minutes`` budget allowed). With ``cv`` (the recipe's ``cv_``),
-    also each frozen candidate's best cross-validated accuracy over the C grid (``views_cv``), and the pool
-    methods' cross-validated gains (``pool_cv``): what a choice was made between, to study how noisy it is."""
-    tuned = training["contrastive"]
-    final = tuned.get("training")
+    steps and seconds (how much of it the ``--minutes`` budget allowed); the pool methods' cross-validated gains
+    (``pool_cv``), and with ``cv`` (the recipe's ``cv_``) each frozen candidate's best cross-validated accuracy
+    over the C grid (``views_cv``): what a choice was made between, to study how noisy it is."""
     from shoestring.tasks.classify.recipe import _best
 
+    tuned = training["contrastive"]
+    final = tuned.get("training")
     best: dict = {}
     for cand in dict.fromkeys(key.rsplit(" C=", 1)[0] for key in cv or {}):
         key = _best({k: v for k, v in cv.items() if k.rsplit(" C=", 1)[0] == cand})  # the recipe's tie-break

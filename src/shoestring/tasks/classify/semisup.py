@@ -337,12 +337,11 @@ def spread_and_fit(make_model, X_l, y_l, X_u, *, threshold: float = 0.9, k: int 
 _METHODS = {"self_train": self_train, "label_spread": spread_and_fit}
 
 
-def _scores(codes, y_true, y_pred, scored) -> dict:
-    """Accuracy and macro-F1 over the ``scored`` classes (indices into ``codes``, the sorted classes)."""
+def _scores(y_true, y_pred, n_classes: int, scored) -> dict:
+    """Accuracy and macro-F1 over the ``scored`` classes of integer-coded labels."""
     from shoestring.evaluation.metrics import accuracy_and_macro_f1
 
-    acc, f1 = accuracy_and_macro_f1(np.searchsorted(codes, y_true), np.searchsorted(codes, y_pred), len(codes),
-                                    scored)
+    acc, f1 = accuracy_and_macro_f1(y_true, y_pred, n_classes, scored)
     return {"accuracy": acc, "macro_f1": f1}
 
 
@@ -447,15 +446,16 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
         sup = make_model().fit(X_tr, y_tr)
         semi = fn(make_model, X_tr, y_tr, X_u, **kwargs)
         semi = semi[0] if isinstance(semi, tuple) else semi
-        p_sup, p_semi = sup.predict(X_te), semi.predict(X_te)
-        held_out.append((y_te, p_sup, p_semi))
+        # integer codes (indices into ``classes``), for the scores here and the bootstrap below
+        t, p_sup, p_semi = (np.searchsorted(classes, v) for v in (y_te, sup.predict(X_te), semi.predict(X_te)))
+        held_out.append((t, p_sup, p_semi))
         folds.append({"n_train": int(len(train)), "n_test": int(len(test)),
-                      "supervised": _scores(classes, y_te, p_sup, scored),
-                      "semi": _scores(classes, y_te, p_semi, scored)})
+                      "supervised": _scores(t, p_sup, len(classes), scored),
+                      "semi": _scores(t, p_semi, len(classes), scored)})
     mean = {side: {m: float(np.mean([f[side][m] for f in folds])) for m in ("accuracy", "macro_f1")}
             for side in ("supervised", "semi")}
     gain = {m: mean["semi"][m] - mean["supervised"][m] for m in ("accuracy", "macro_f1")}
-    y_all, sup_all, semi_all = (np.searchsorted(classes, np.concatenate(p)) for p in zip(*held_out))
+    y_all, sup_all, semi_all = (np.concatenate(p) for p in zip(*held_out))
     se = paired_gain_se(y_all, semi_all, sup_all, len(classes), random_state, scored)
     return {"possible": True, "method": name, "n_splits": s, "n_repeats": max(1, int(n_repeats)),
             "seconds": round(time.perf_counter() - t0, 2), "kept_in_training": [_key(c) for c in classes[~multi]],
