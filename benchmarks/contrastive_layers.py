@@ -54,7 +54,8 @@ def main(argv=None):
     from shoestring.learners.contrastive.labels import fit_contrastive
     from shoestring.learners.mlm.estimator import MaskedLM
     from shoestring.tasks.classify.linear import UsedColumnsLR
-    from shoestring.tasks.classify.recipe import FewLabelClassifier, _best, _folds
+    from shoestring.tasks.classify.folds import stratified_folds as _folds
+    from shoestring.tasks.classify.recipe import FewLabelClassifier, _best
     from shoestring.tasks.classify.views import EmbeddingView
 
     torch.set_num_threads(a.threads)

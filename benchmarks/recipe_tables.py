@@ -23,6 +23,11 @@ BASELINES = ("tfidf_lr", "tfidf_pool_lr", "glove_lr", "minilm_lr", "setfit")
 OWN_BASELINES = ("tfidf_lr", "tfidf_pool_lr", "glove_lr")
 
 
+def _cs(C) -> str:
+    """A recipe's C: one number, or a stack's per-view Cs."""
+    return ",".join(f"{c:g}" for c in C) if isinstance(C, list) else f"{C:g}"
+
+
 def _pct(x):
     return f"{100 * x:.1f}"
 
@@ -83,7 +88,7 @@ def main(argv=None):
             fits = [x["fit_seconds"] for x in r["runs"] if "fit_seconds" in x]  # the recipe: fit only, no test
             secs = sum(fits) / len(fits) if fits else r.get("train_seconds", r["train_seconds_mean"])
             chosen = "; ".join(
-                f"{x['chosen']}, C={x['C']:g}" + (", tuned encoder" if x.get("contrastive") else "")
+                f"{x['chosen']}, C={_cs(x['C'])}" + (", tuned encoder" if x.get("contrastive") else "")
                 + (f", {x['semi_supervised']}" if x.get("semi_supervised") else "")
                 for x in r["runs"] if "chosen" in x)
             if m == "setfit":

@@ -37,7 +37,7 @@ def main(argv=None):
 
     from shoestring.bench.fewshot import draw_labelled, drop_unseen_labels, load_split
     from shoestring.tasks.classify.linear import UsedColumnsLR, one_blas_thread
-    from shoestring.tasks.classify.recipe import _folds
+    from shoestring.tasks.classify.folds import stratified_folds as _folds
     from shoestring.tasks.classify.views import TfidfView
 
     out = {"machine": platform.processor() or platform.machine(), "date": time.strftime("%Y-%m-%d"),

@@ -277,10 +277,13 @@ def test_the_budget_bounds_the_view_cross_validation(monkeypatch):
     clf = FewLabelClassifier(encoder=_Planted(bits), semi_supervised="off", c_grid=[1.0, 10.0], minutes=5)
     clf.fit(texts, labels)
     assert sorted(clf.cv_) == ["tfidf+encoder C=1", "tfidf+encoder C=10"]
-    assert "4 pairs not scored" in clf.training_["why"] and clf.training_["chosen"] == "tfidf+encoder"
+    # 2 views x 2 Cs alone, and the stack of the two views
+    assert "5 pairs not scored" in clf.training_["why"] and clf.training_["chosen"] == "tfidf+encoder"
     unbounded = FewLabelClassifier(encoder=_Planted(bits), semi_supervised="off", c_grid=[1.0, 10.0], minutes=None)
     unbounded.fit(texts, labels)
-    assert len(unbounded.cv_) == 6 and "not scored" not in unbounded.training_["why"]
+    assert len(unbounded.cv_) == 7 and "not scored" not in unbounded.training_["why"]
+    assert "tfidf+encoder stacked C=" + ",".join(f"{C:g}" for C in unbounded._view_Cs(["tfidf", "encoder"])) \
+        in unbounded.cv_
 
 
 STEADY = [0.04, 0.05, 0.04, 0.05, 0.04]

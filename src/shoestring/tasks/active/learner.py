@@ -194,7 +194,7 @@ class ActiveLearner:
         classes have two labels each."""
         from shoestring.tasks.classify.linear import logistic_regression, one_blas_thread
         from shoestring.evaluation.metrics import accuracy_and_macro_f1
-        from shoestring.tasks.classify.recipe import _folds
+        from shoestring.tasks.classify.folds import stratified_folds as _folds
 
         with self._lock:
             snap = dict(self.labels_)

@@ -9,7 +9,9 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    public checkpoint such as all-MiniLM-L6-v2;
 2. **candidates**: each view alone, and all views side by side (each block L2-normalized per row, so the
    penalty treats them alike), each with a multinomial logistic regression whose inverse regularisation
-   ``C`` comes from ``c_grid``;
+   ``C`` comes from ``c_grid``; and the **stack** of the views (:mod:`~shoestring.tasks.classify.stacking`):
+   one logistic regression per view with the C that view is best with alone, pooled with weights fitted on
+   out-of-fold predictions - where one C cannot suit a sparse TF-IDF view and a dense embedding at once;
 3. **selection**: stratified ``folds``-fold cross-validation on the N labelled rows (never a test set) scores
    every (candidate, C); the best mean accuracy wins, macro-F1 breaking ties. With very few labels the folds
    shrink to the smallest class's count; a class with a single example stays in training in every fold; with
@@ -17,7 +19,8 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
 4. **contrastive fine-tuning** (``contrastive``, :mod:`~shoestring.learners.contrastive.labels`): the
    ``encoder`` view's BERT is fine-tuned on the labels SetFit-style (same class together, others apart), judged
    by nested cross-validation - each fold fine-tunes on its own training rows, so its held-out rows stay
-   unseen - against the frozen candidates on the same folds, and kept only where it wins in accuracy and does
+   unseen - against the frozen candidates on the same folds (the stacks too: the tuned one with the C the tuned
+   encoder is best with alone over those folds), and kept only where it wins in accuracy and does
    not lose macro-F1 by more than that difference's standard error (a paired bootstrap over the held-out rows;
    macro-F1 over the classes each nested fine-tuning saw a same-class pair of, as the final one will);
 5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
@@ -62,12 +65,15 @@ from shoestring.errors import ArtifactError, ConfigError, InputError
 from shoestring.evaluation.metrics import accuracy_and_macro_f1, macro_f1, paired_gain_se
 from shoestring.tasks.classify.config import RecipeConfig
 from shoestring.tasks.classify.estimator import LabelPredictor, _normalized
+from shoestring.tasks.classify.folds import stratified_folds as _folds
 from shoestring.tasks.classify.linear import LinearHead
 from shoestring.tasks.classify.linear import UsedColumnsLR as _head
 from shoestring.tasks.classify.linear import one_blas_thread as _one_thread
+from shoestring.tasks.classify.stacking import StackedLR
 from shoestring.tasks.classify.views import EmbeddingView, TfidfView
 
 MIN_FINETUNE_SECONDS = 15.0  # a contrastive fine-tuning given less than this is not started
+STACKED = " stacked"  # the suffix of the stack candidate's name: "tfidf+encoder stacked"
 VIEW_CV_SHARE = 0.25  # at most this part of the time left goes to cross-validating the frozen views' (view, C) pairs
 
 
@@ -79,20 +85,21 @@ def _stack(blocks: list) -> sp.csr_matrix | np.ndarray:
     return np.hstack(blocks)
 
 
-def _folds(y: np.ndarray, k: int, seed: int):
-    """Stratified folds over the labelled rows, ``k`` lowered to the smallest class's count. A class with a
-    single example cannot be held out without vanishing from training: its row stays in training in every
-    fold and is never scored. None when no class has two examples (nothing can be held out)."""
-    from sklearn.model_selection import StratifiedKFold
+def _key(candidate: str, C) -> str:
+    """A (candidate, C) pair's key in ``cv_``: ``"tfidf C=10"``; a stack's per-view Cs: ``"... stacked C=100,1"``."""
+    return f"{candidate} C={C:g}" if np.isscalar(C) else f"{candidate} C={','.join(f'{c:g}' for c in C)}"
 
-    counts = np.bincount(y)
-    multi = counts >= 2
-    if not multi.any():
-        return None
-    k = max(2, min(k, int(counts[multi].min())))
-    rows, fixed = np.flatnonzero(multi[y]), np.flatnonzero(~multi[y])
-    split = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(rows)), y[rows])
-    return [(np.concatenate([rows[tr], fixed]), rows[te]) for tr, te in split]
+
+def _parse(key: str) -> tuple[str, float | list[float]]:
+    """The candidate and C (a stack's: a list, one per view) of a ``cv_`` key; the inverse of :func:`_key`."""
+    candidate, C = key.rsplit(" C=", 1)
+    return candidate, [float(c) for c in C.split(",")] if "," in C else float(C)
+
+
+def _mean(folds: list[tuple[float, float]]) -> dict:
+    """Per-fold (accuracy, macro-F1) pairs as cross-validated scores."""
+    return {"accuracy": float(np.mean([a for a, _ in folds])), "macro_f1": float(np.mean([f for _, f in folds])),
+            "folds": len(folds)}
 
 
 def _best(scores: dict) -> str:
@@ -185,16 +192,17 @@ class FewLabelClassifier(LabelPredictor):
         names = [v.name for v in self.views_]
         candidates = {n: [i] for i, n in enumerate(names)}
         if len(names) > 1:
-            candidates["+".join(names)] = list(range(len(names)))
+            candidates["+".join(names)] = list(range(len(names)))  # concatenated: one model, one C
+            candidates["+".join(names) + STACKED] = list(range(len(names)))  # one model per view, pooled
         folds = _folds(y, c.folds, c.seed)
         self.cv_ = {}
         if folds is None:
-            chosen, C = list(candidates)[-1], 10.0
+            chosen, C = "+".join(names), 10.0
             reason = "every class has a single labelled example: no cross-validation, all views with C = 10"
         else:
             skipped = self._cross_validate_views(blocks, y, folds, candidates, clock)
             best = _best(self.cv_)
-            chosen, C = best.rsplit(" C=", 1)[0], float(best.rsplit(" C=", 1)[1])
+            chosen, C = _parse(best)
             reason = (f"best of {len(self.cv_)} (view, C) pairs by {len(folds)}-fold cross-validation on the labels: "
                       f"accuracy {self.cv_[best]['accuracy']:.4f}, macro-F1 {self.cv_[best]['macro_f1']:.4f}")
             if skipped:
@@ -213,18 +221,20 @@ class FewLabelClassifier(LabelPredictor):
         keep = candidates[chosen]
         self.views_ = [self.views_[i] for i in keep]
         X = _stack([blocks[i] for i in keep])
-        semi = self._semi_supervised(X, y, pool, folds, C, clock, sum(cost[v.name] for v in self.views_))
+        make = self._head(C, [blocks[i].shape[1] for i in keep])
+        semi = self._semi_supervised(X, y, pool, folds, make, clock, sum(cost[v.name] for v in self.views_))
         with _one_thread(), clock.phase("final fit"):
             if semi["used"]:
-                model, info = self._semi_method(semi["used"])(lambda: _head(C, c.seed), X, y, semi.pop("X_pool"))
+                model, info = self._semi_method(semi["used"])(make, X, y, semi.pop("X_pool"))
                 semi["added"] = info.get("added")
             else:
                 semi.pop("X_pool", None)
-                model = _head(C, c.seed).fit(X, y)
+                model = make().fit(X, y)
         self.head_ = LinearHead.from_sklearn(model, len(self.classes_))
+        stack_weights = [float(w) for w in model.weights_] if isinstance(model, StackedLR) else None
         self.C_ = C
         self.history_ = []
-        self.training_ = {"chosen": chosen, "C": C, "why": reason, "contrastive": tuned, "semi_supervised": semi,
+        self.training_ = {"chosen": chosen, "C": C, "stack_weights": stack_weights, "why": reason, "contrastive": tuned, "semi_supervised": semi,
                           "views": names, "train_examples": len(texts), "unlabeled": n_unlabeled,
                           "unlabeled_labelled_copies_dropped": n_duplicates,
                           "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget, "phases": clock.phases,
@@ -232,19 +242,37 @@ class FewLabelClassifier(LabelPredictor):
         return self
 
     def _cross_validate_views(self, blocks, y, folds, candidates, clock: "_Clock") -> int:
-        """Score every (candidate, C) into ``cv_``: all views together first, then each alone. Bounded by
-        ``VIEW_CV_SHARE`` of the budget: once it is spent, the pairs not yet scored are skipped (their number is
-        returned); at least the first candidate is always scored in full."""
-        order = list(candidates)[-1:] + list(candidates)[:-1]
+        """Score every (candidate, C) into ``cv_``: all views concatenated first, then each alone, then the stack
+        of the views, each with the C it is best with alone. Bounded by ``VIEW_CV_SHARE`` of the budget: once it
+        is spent, the pairs not yet scored are skipped (their number is returned); at least the first candidate
+        is always scored in full."""
+        single = [k for k in candidates if len(candidates[k]) == 1]
+        order = [k for k in candidates if len(candidates[k]) > 1 and not k.endswith(STACKED)] + single
         stop = clock.spent() + VIEW_CV_SHARE * clock.left()
         pairs = [(cand, Cv) for cand in order for Cv in self.config.c_grid]
+        pairs += [(cand, None) for cand in candidates if cand.endswith(STACKED)]
         with clock.phase("cross-validate views"):
             for n, (cand, Cv) in enumerate(pairs):
                 if n >= len(self.config.c_grid) and clock.spent() > stop:
                     return len(pairs) - n
-                X = _stack([blocks[i] for i in candidates[cand]])
-                self.cv_[f"{cand} C={Cv:g}"] = self._cross_validate(X, y, folds, Cv)
+                idx = candidates[cand]
+                if Cv is None:
+                    Cv = self._view_Cs([single[i] for i in idx])
+                X = _stack([blocks[i] for i in idx])
+                self.cv_[_key(cand, Cv)] = self._cross_validate(X, y, folds, Cv, [blocks[i].shape[1] for i in idx])
         return 0
+
+    def _view_Cs(self, views: list[str]) -> list[float]:
+        """Each view's best C alone (the recipe's tie-break), from ``cv_``: a stack's per-view Cs."""
+        return [_parse(_best({k: v for k, v in self.cv_.items() if _parse(k)[0] == name}))[1] for name in views]
+
+    def _head(self, C, widths: list[int]):
+        """A factory of unfitted heads: a logistic regression with this ``C``, or with per-view Cs (a list) a
+        :class:`~shoestring.tasks.classify.stacking.StackedLR` over views of these column ``widths``."""
+        seed = self.config.seed
+        if np.isscalar(C):
+            return lambda: _head(C, seed)
+        return lambda: StackedLR(widths, C, seed, folds=self.config.folds)
 
     def _contrastive(self, texts, y, blocks, candidates, clock: "_Clock", callbacks) -> dict:
         """Fine-tune the ``encoder`` view contrastively on the labels (SetFit's first stage), judged by nested
@@ -296,6 +324,13 @@ class FewLabelClassifier(LabelPredictor):
         with_enc = {k: v for k, v in candidates.items() if enc in v}
         nested: dict[str, list] = {}
         held_out = {}  # each (candidate, C)'s predictions for the rows its folds held out, for the macro-F1 noise
+        tuned_blocks = []  # each fold's tuned encoder's vectors of all labelled texts
+
+        def score(key, X, tr, va, C, widths):
+            pred = self._predict_fold(X, y, tr, va, C, widths)
+            nested.setdefault(key, []).append(accuracy_and_macro_f1(y[va], pred, len(self.classes_)))
+            held_out.setdefault(key, np.full(len(y), -1))[va] = pred
+
         if cfolds is None and c.contrastive == "auto":
             out["why"] = "every class has a single labelled example: nothing to cross-validate it by, not used"
             return out
@@ -310,15 +345,24 @@ class FewLabelClassifier(LabelPredictor):
             del tuned
             for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
                 for cand, idx in cands.items():
-                    X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
-                    for Cv in c.c_grid:
-                        key = f"{tag}: {cand} C={Cv:g}"
-                        pred = self._predict_fold(X, y, tr, va, Cv)
-                        nested.setdefault(key, []).append(accuracy_and_macro_f1(y[va], pred, len(self.classes_)))
-                        held_out.setdefault(key, np.full(len(y), -1))[va] = pred
+                    if not cand.endswith(STACKED):
+                        X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
+                        for Cv in c.c_grid:
+                            score(f"{tag}: {_key(cand, Cv)}", X, tr, va, Cv, [blocks[i].shape[1] for i in idx])
             scoring = max(scoring, time.perf_counter() - t_score)
-        scores = {k: {"accuracy": float(np.mean([a for a, _ in v])), "macro_f1": float(np.mean([m for _, m in v])),
-                      "folds": len(v)} for k, v in nested.items()}
+            tuned_blocks.append(E)
+        # the stacks, once every fold is done: each view with the C it is best with alone, from the frozen views'
+        # cross-validation; the tuned encoder's from its own nested folds
+        stacks = {k: v for k, v in with_enc.items() if k.endswith(STACKED) and any(_parse(x)[0] == k for x in self.cv_)}
+        for cand, idx in stacks.items():
+            frozen_Cs = self._view_Cs([names[i] for i in idx])
+            tuned_C = _parse(_best({k: _mean(v) for k, v in nested.items() if _parse(k)[0] == "tuned: encoder"}))[1]
+            tuned_Cs = [tuned_C if i == enc else C for i, C in zip(idx, frozen_Cs)]
+            for f, (tr, va) in enumerate(cfolds or []):
+                for tag, Cs, swap in (("tuned", tuned_Cs, tuned_blocks[f]), ("frozen", frozen_Cs, None)):
+                    X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
+                    score(f"{tag}: {_key(cand, Cs)}", X, tr, va, Cs, [blocks[i].shape[1] for i in idx])
+        scores = {k: _mean(v) for k, v in nested.items()}
         out["cv"] = scores
         if scores:
             bt = _best({k: v for k, v in scores.items() if k.startswith("tuned: ")})
@@ -351,10 +395,10 @@ class FewLabelClassifier(LabelPredictor):
             if c.contrastive == "auto" and not helps:
                 out["why"] = verdict + ": not used"
                 return out
-            chosen, C = bt[7:].rsplit(" C=", 1)
-            out.update(chosen=chosen, C=float(C), why=verdict + (": used" if helps else ": used (asked for)"))
+            chosen, C = _parse(bt[7:])
+            out.update(chosen=chosen, C=C, why=verdict + (": used" if helps else ": used (asked for)"))
         else:  # "on" with one example per class: all views, C = 10, as without cross-validation
-            out.update(chosen=list(candidates)[-1], C=10.0,
+            out.update(chosen="+".join(names), C=10.0,
                        why="contrastive fine-tuning asked for; one example per class: all views with C = 10")
         if share(len(rows) - 1) < MIN_FINETUNE_SECONDS:
             out["why"] += (f"; but the --minutes budget left ({clock.left():.0f} s) cannot fine-tune on all labels: "
@@ -365,16 +409,14 @@ class FewLabelClassifier(LabelPredictor):
         out.update(used=True, model=tuned, training=tuned.training_, seconds=round(time.perf_counter() - t, 2))
         return out
 
-    def _predict_fold(self, X, y, tr, va, C: float) -> np.ndarray:
-        """The head with this ``C`` fitted on the rows ``tr``, predicting the rows ``va``."""
+    def _predict_fold(self, X, y, tr, va, C, widths: list[int]) -> np.ndarray:
+        """The head with this ``C`` (a stack's: per view) fitted on the rows ``tr``, predicting the rows ``va``."""
         with _one_thread():
-            return _head(C, self.config.seed).fit(X[tr], y[tr]).predict(X[va])
+            return self._head(C, widths)().fit(X[tr], y[tr]).predict(X[va])
 
-    def _cross_validate(self, X, y, folds, C: float) -> dict:
-        scores = [accuracy_and_macro_f1(y[va], self._predict_fold(X, y, tr, va, C), len(self.classes_))
-                  for tr, va in folds]
-        return {"accuracy": float(np.mean([a for a, _ in scores])), "macro_f1": float(np.mean([f for _, f in scores])),
-                "folds": len(folds)}
+    def _cross_validate(self, X, y, folds, C, widths: list[int]) -> dict:
+        return _mean([accuracy_and_macro_f1(y[va], self._predict_fold(X, y, tr, va, C, widths), len(self.classes_))
+                      for tr, va in folds])
 
     def _semi_method(self, name: str):
         import functools
@@ -384,7 +426,7 @@ class FewLabelClassifier(LabelPredictor):
         fn = {"self_train": semisup.self_train, "label_spread": semisup.spread_and_fit}[name]
         return functools.partial(fn, threshold=self.config.threshold, random_state=self.config.seed)
 
-    def _semi_supervised(self, X, y, pool, folds, C, clock: "_Clock", seconds_per_text: float) -> dict:
+    def _semi_supervised(self, X, y, pool, folds, make, clock: "_Clock", seconds_per_text: float) -> dict:
         """Which use of the pool to keep (``used``: a method's name, or False), and why. The pool (already a
         seeded sample of at most ``max_pool`` texts) is cut further when embedding it would take more than a
         quarter of the budget left (at the cost per text measured on the labelled rows). Judging the methods
@@ -421,7 +463,7 @@ class FewLabelClassifier(LabelPredictor):
             for i, name in enumerate(methods):
                 # this method's share of what is left, keeping back one fold's worth per method for the final fit
                 budget = None if clock.budget is None else clock.left() * 0.85 / (len(methods) - i)
-                g = cv_gain(lambda: _head(C, c.seed), X, y, out["X_pool"], self._semi_method(name),
+                g = cv_gain(make, X, y, out["X_pool"], self._semi_method(name),
                             n_splits=len(folds), random_state=c.seed, max_seconds=budget)
                 if g.get("possible"):
                     gains = [f["semi"]["accuracy"] - f["supervised"]["accuracy"] for f in g["folds"]]
@@ -498,7 +540,10 @@ class FewLabelClassifier(LabelPredictor):
                          sorted(self.cv_.items(), key=lambda kv: -kv[1]["accuracy"])[:15])
         return dict(
             title="Few-label text classifier (shoestring recipe)",
-            summary=f"Logistic regression (C = {t['C']:g}) over the views {t['chosen']}, chosen by cross-validation "
+            summary=(f"Logistic regression (C = {t['C']:g}) over the views {t['chosen']}" if np.isscalar(t["C"]) else
+                     f"One logistic regression per view (C = {', '.join(f'{c:g}' for c in t['C'])}) pooled by "
+                     f"out-of-fold weights {', '.join(f'{w:.2f}' for w in t['stack_weights'])}, over the views "
+                     f"{t['chosen']}") + f", chosen by cross-validation "
                     f"on {t['train_examples']} labelled examples ({t['why']}). Contrastive fine-tuning of the "
                     f"encoder: {'used' if t.get('contrastive', {}).get('used') else 'not used'} "
                     f"({t.get('contrastive', {}).get('why', 'not tried')}). Self-training on the unlabeled "
