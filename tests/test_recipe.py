@@ -65,9 +65,11 @@ def test_views_combined_beat_each_view_alone():
     clf = FewLabelClassifier(encoder=_Planted(bits), semi_supervised="off")
     clf.fit(texts[train], labels[train])
     best = {name: max(v["accuracy"] for k, v in clf.cv_.items() if k.startswith(name + " C=")) for name in
-            ("tfidf", "encoder", "tfidf+encoder")}
+            ("tfidf", "encoder", "tfidf+encoder", "tfidf+encoder stacked")}
     assert best["tfidf"] < 0.6 and best["encoder"] < 0.6, best
-    assert clf.training_["chosen"] == "tfidf+encoder" and best["tfidf+encoder"] > 0.95, best
+    # concatenated or stacked (a product of the two views' experts: each knows half of the label), both see it
+    assert best["tfidf+encoder"] > 0.95 and best["tfidf+encoder stacked"] > 0.95, best
+    assert clf.training_["chosen"] in ("tfidf+encoder", "tfidf+encoder stacked")
     assert clf.evaluate(texts[test], labels[test])["accuracy"] > 0.95
 
 
@@ -84,12 +86,15 @@ def test_recipe_saves_loads_and_predicts_identically(planted_vampire, tmp_path):
     probe = [d["text"] for d in planted_docs(20, seed=9)] + ["", "nothing known here"]
     np.testing.assert_array_equal(loaded.predict_proba(probe), clf.predict_proba(probe))
     assert loaded.predict(probe) == clf.predict(probe) and loaded.cv_ == clf.cv_
-    # scikit-learn's own predict_proba agrees with the saved arrays
+    # scikit-learn's own predict_proba (a stack's: the stack refitted) agrees with the saved arrays
     from sklearn.linear_model import LogisticRegression
+
+    from shoestring.tasks.classify.stacking import StackedLR
 
     X = clf._features(texts)
     y = np.array([clf.classes_.index(v) for v in labels])
-    ref = LogisticRegression(C=clf.C_, max_iter=2000, random_state=0).fit(X, y)
+    ref = (LogisticRegression(C=clf.C_, max_iter=2000, random_state=0) if np.isscalar(clf.C_) else
+           StackedLR([v.dim for v in clf.views_], clf.C_, seed=0)).fit(X, y)
     np.testing.assert_allclose(clf.head_.predict_proba(X), ref.predict_proba(X), rtol=1e-6, atol=1e-9)
 
 

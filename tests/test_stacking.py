@@ -110,3 +110,32 @@ def test_the_recipe_saves_and_reloads_a_stack(tmp_path, monkeypatch):
     assert list(back.predict(probe)) == list(clf.predict(probe)) == ["music", "football", "cooking"] * 3
     card = (tmp_path / "m" / "README.md").read_text()
     assert "One logistic regression per view (C = " in card and "pooled by out-of-fold weights" in card
+
+
+@pytest.mark.parametrize("tag", ["", "tuned: "])
+def test_the_stack_stands_unless_beaten_beyond_the_noise(tag):
+    """Among cross-validated candidates the stack is kept unless another beats it in accuracy by more than the
+    paired bootstrap standard error over the held-out rows; otherwise the best scored candidate wins."""
+    from shoestring.tasks.classify.recipe import FewLabelClassifier
+
+    clf = FewLabelClassifier()
+    clf.classes_ = ["a", "b"]
+    y = np.array([0, 1] * 50)
+
+    def wrong_on(n, start=0):  # right on every held-out row but n from row start on
+        pred = y.copy()
+        pred[start:start + n] = 1 - y[start:start + n]
+        return pred
+
+    def cv(n):
+        return {"accuracy": 1 - n / 100, "macro_f1": 1 - n / 100}
+
+    stack = f"{tag}tfidf+encoder stacked C=10,1"
+    # 2 points ahead of the stack but wrong on other rows (18 rows discordant: SE about 4 points)
+    held = {stack: wrong_on(10), f"{tag}tfidf C=10": wrong_on(8, start=10), f"{tag}encoder C=1": wrong_on(0)}
+    close = {k: cv(n) for k, n in ((stack, 10), (f"{tag}tfidf C=10", 8))}
+    key, note = clf._choose(close, held, y, tag)
+    assert key == stack and "within the standard error" in note and "tfidf C=10" in note
+    far = {**close, f"{tag}encoder C=1": cv(0)}  # 10 points ahead, 10 rows discordant: SE about 3 points
+    assert clf._choose(far, held, y, tag) == (f"{tag}encoder C=1", "")
+    assert clf._choose({k: v for k, v in far.items() if k != stack}, held, y, tag) == (f"{tag}encoder C=1", "")
