@@ -7,6 +7,8 @@ the recipe chose; then the target check (the recipe above the best baseline).
     python benchmarks/recipe_tables.py --verdict docs/results/setfit_*.json docs/results/baselines_*.json \
         docs/results/own_*.json docs/results/auto_*.json    # the README's table: each family's margin
     python benchmarks/recipe_tables.py --write docs/results/own_chemprot_1000.json parts/own_chemprot_1000_seed*.json
+    python benchmarks/recipe_tables.py --before docs/results/auto_*_200*.json -- docs/results/stack_auto_*.json
+        # two versions of a method on the seeds both ran: means, the paired difference, wins and losses
 
 Records of the same dataset, N and method from several files (one seed per process, say) are merged seed by
 seed (a later file's run replaces an earlier one of the same seed) and their means recomputed; ``--write OUT``
@@ -47,6 +49,41 @@ def merge(records: list[dict]) -> list[dict]:
     return list(out.values())
 
 
+def _read(paths) -> tuple[list[dict], dict | None]:
+    """The merged records of these files, and the last file's meta."""
+    recs, meta = [], None
+    for p in paths:
+        d = json.load(open(p))
+        recs += d["records"] if isinstance(d, dict) else d
+        meta = d.get("meta", meta) if isinstance(d, dict) else meta
+    return merge(recs), meta
+
+
+def print_paired(before: list[dict], after: list[dict]) -> None:
+    """Per (dataset, N, method) in both: the seeds both ran, each version's mean accuracy / macro-F1 on them,
+    the mean paired difference in accuracy with its standard error over the seeds, and the seeds won / lost."""
+    import numpy as np
+
+    old = {(r["dataset"], r["n_labels"], r["method"]): {x["seed"]: x for x in r["runs"]} for r in before}
+    print("| dataset | N | method | seeds | before | after | after - before (SE) | seeds up / down |")
+    print("|---|---:|---|---|---:|---:|---:|---:|")
+    for r in sorted(after, key=lambda r: (r["dataset"], r["n_labels"], r["method"])):
+        prev = old.get((r["dataset"], r["n_labels"], r["method"]), {})
+        both = sorted(x["seed"] for x in r["runs"] if x["seed"] in prev)
+        if not both:
+            continue
+        new = {x["seed"]: x for x in r["runs"]}
+        d = np.array([new[s]["accuracy"] - prev[s]["accuracy"] for s in both])
+        se = f" ({100 * d.std(ddof=1) / np.sqrt(len(d)):.1f})" if len(d) > 1 else ""
+
+        def mean(runs, key):
+            return _pct(float(np.mean([runs[s][key] for s in both])))
+
+        print(f"| {r['dataset']} | {r['n_labels']} | {r['method']} | {','.join(map(str, both))} | "
+              f"{mean(prev, 'accuracy')} / {mean(prev, 'macro_f1')} | {mean(new, 'accuracy')} / "
+              f"{mean(new, 'macro_f1')} | {100 * d.mean():+.1f}{se} | {(d > 0).sum()} / {(d < 0).sum()} |")
+
+
 def main(argv=None):
     import argparse
 
@@ -56,14 +93,13 @@ def main(argv=None):
     ap.add_argument("--verdict", action="store_true",
                     help="one short table: each recipe family against its best baseline, and its worst seed")
     ap.add_argument("--write", metavar="OUT", help="write the merged records here instead of printing tables")
+    ap.add_argument("--before", nargs="+", metavar="FILE",
+                    help="an earlier version's files: compare the paths' runs with them, seed by seed")
     a = ap.parse_args(argv)
     paths, write = a.paths, a.write
-    recs, meta = [], None
-    for p in paths:
-        d = json.load(open(p))
-        recs += d["records"] if isinstance(d, dict) else d
-        meta = d.get("meta", meta) if isinstance(d, dict) else meta
-    recs = merge(recs)
+    recs, meta = _read(paths)
+    if a.before:
+        return print_paired(merge(_read(a.before)[0]), recs)
     if write:
         from shoestring.artifacts import write_json
 

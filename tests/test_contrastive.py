@@ -263,10 +263,10 @@ def test_macro_f1_is_judged_on_the_classes_each_nested_fine_tuning_saw_a_pair_of
     assert 0 <= t["gain_accuracy_se"] < 1 and 0 <= t["gain_macro_f1_se"] < 1
 
 
-def test_the_nested_cross_validation_scores_the_stacks_too(tiny_lm):
-    """Tuned and frozen stacks are scored on the nested folds beside the other candidates: the frozen one with each
-    view's C from the frozen views' cross-validation, the tuned one with the tuned encoder's best C alone."""
-    from shoestring.tasks.classify.recipe import _best, _key, _parse
+def test_the_nested_cross_validation_scores_the_frozen_stack_too(tiny_lm):
+    """The frozen stack is scored on the nested folds beside the other candidates, with each view's C from the
+    frozen views' cross-validation; no tuned stack (a view tuned on the labels has no out-of-fold probabilities)."""
+    from shoestring.tasks.classify.recipe import _key
 
     docs = planted_docs(48, seed=7, noise=0.3)
     texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
@@ -274,9 +274,6 @@ def test_the_nested_cross_validation_scores_the_stacks_too(tiny_lm):
                              contrastive_epochs=2, contrastive_lr=1e-3, random_state=0).fit(texts, labels)
     cv = clf.training_["contrastive"]["cv"]
     frozen = clf._view_Cs(["tfidf", "encoder"])
-    tuned_C = _parse(_best({k: v for k, v in cv.items() if _parse(k)[0] == "tuned: encoder"}))[1]
-    stacks = {k for k in cv if "stacked" in k}
-    assert stacks == {f"frozen: {_key('tfidf+encoder stacked', frozen)}",
-                      f"tuned: {_key('tfidf+encoder stacked', [frozen[0], tuned_C])}"}
-    # tuned: encoder and tfidf+encoder, frozen: those and tfidf, each at 2 Cs; and the two stacks
-    assert all(v["folds"] == 2 for v in cv.values()) and len(cv) == 2 * 2 + 3 * 2 + 2
+    assert {k for k in cv if "stacked" in k} == {f"frozen: {_key('tfidf+encoder stacked', frozen)}"}
+    # tuned: encoder and tfidf+encoder, frozen: those and tfidf, each at 2 Cs; and the frozen stack
+    assert all(v["folds"] == 2 for v in cv.values()) and len(cv) == 2 * 2 + 3 * 2 + 1

@@ -109,6 +109,14 @@ def test_very_few_labels(tmp_path):
                                                              + ["music"])
     assert lopsided.classes_ == ["cooking", "music", "space"]
     assert lopsided.cv_ and all(v["folds"] == 2 for v in lopsided.cv_.values())  # "music" stays in training
+    # two views: the stack is scored too, each fold's stack fitted on one example per class (no inner folds:
+    # its views weigh 1 each)
+    from shoestring.learners.vectors.ppmi import WordVectors
+
+    wv = WordVectors(dim=4, min_count=1).fit(texts * 3)
+    two_views = FewLabelClassifier(word_vectors=wv, semi_supervised="off").fit(
+        texts + ["orbit planet"], ["space", "cooking"] * 2 + ["music"])
+    assert sum("stacked C=" in k for k in two_views.cv_) == 1 and len(two_views.predict(["comet orbit"])) == 1
     with pytest.raises(InputError, match="at least two classes"):
         FewLabelClassifier().fit(texts, ["space"] * 4)
 

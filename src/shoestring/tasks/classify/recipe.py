@@ -19,8 +19,8 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
 4. **contrastive fine-tuning** (``contrastive``, :mod:`~shoestring.learners.contrastive.labels`): the
    ``encoder`` view's BERT is fine-tuned on the labels SetFit-style (same class together, others apart), judged
    by nested cross-validation - each fold fine-tunes on its own training rows, so its held-out rows stay
-   unseen - against the frozen candidates on the same folds (the stacks too: the tuned one with the C the tuned
-   encoder is best with alone over those folds), and kept only where it wins in accuracy and does
+   unseen - against the frozen candidates on the same folds (the frozen stack too; no tuned stack: a view tuned
+   on the labels has no out-of-fold probabilities to weigh it by), and kept only where it wins in accuracy and does
    not lose macro-F1 by more than that difference's standard error (a paired bootstrap over the held-out rows;
    macro-F1 over the classes each nested fine-tuning saw a same-class pair of, as the final one will);
 5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
@@ -324,10 +324,11 @@ class FewLabelClassifier(LabelPredictor):
                                      minutes=None if clock.budget is None else seconds / 60.0)
 
         enc = names.index("encoder")
-        with_enc = {k: v for k, v in candidates.items() if enc in v}
+        # no tuned stack: the stack's weights need out-of-fold probabilities, and a view fine-tuned on the same
+        # labels has none (measured: the tuned encoder took all the weight, the others 0-0.1)
+        with_enc = {k: v for k, v in candidates.items() if enc in v and not k.endswith(STACKED)}
         nested: dict[str, list] = {}
         held_out = {}  # each (candidate, C)'s predictions for the rows its folds held out, for the macro-F1 noise
-        tuned_blocks = []  # each fold's tuned encoder's vectors of all labelled texts
 
         def score(key, X, tr, va, C, widths):
             pred = self._predict_fold(X, y, tr, va, C, widths)
@@ -348,23 +349,16 @@ class FewLabelClassifier(LabelPredictor):
             del tuned
             for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
                 for cand, idx in cands.items():
-                    if not cand.endswith(STACKED):
-                        X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
-                        for Cv in c.c_grid:
-                            score(f"{tag}: {_key(cand, Cv)}", X, tr, va, Cv, [blocks[i].shape[1] for i in idx])
-            scoring = max(scoring, time.perf_counter() - t_score)
-            tuned_blocks.append(E)
-        # the stacks, once every fold is done: each view with the C it is best with alone, from the frozen views'
-        # cross-validation; the tuned encoder's from its own nested folds
-        stacks = {k: v for k, v in with_enc.items() if k.endswith(STACKED) and any(_parse(x)[0] == k for x in self.cv_)}
-        for cand, idx in stacks.items():
-            frozen_Cs = self._view_Cs([names[i] for i in idx])
-            tuned_C = _parse(_best({k: _mean(v) for k, v in nested.items() if _parse(k)[0] == "tuned: encoder"}))[1]
-            tuned_Cs = [tuned_C if i == enc else C for i, C in zip(idx, frozen_Cs)]
-            for f, (tr, va) in enumerate(cfolds or []):
-                for tag, Cs, swap in (("tuned", tuned_Cs, tuned_blocks[f]), ("frozen", frozen_Cs, None)):
                     X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
-                    score(f"{tag}: {_key(cand, Cs)}", X, tr, va, Cs, [blocks[i].shape[1] for i in idx])
+                    widths = [blocks[i].shape[1] for i in idx]
+                    if cand.endswith(STACKED):  # the frozen stack, with the Cs of the frozen views' cross-validation
+                        if any(_parse(k)[0] == cand for k in self.cv_):
+                            Cs = self._view_Cs([names[i] for i in idx])
+                            score(f"{tag}: {_key(cand, Cs)}", X, tr, va, Cs, widths)
+                        continue
+                    for Cv in c.c_grid:
+                        score(f"{tag}: {_key(cand, Cv)}", X, tr, va, Cv, widths)
+            scoring = max(scoring, time.perf_counter() - t_score)
         scores = {k: _mean(v) for k, v in nested.items()}
         out["cv"] = scores
         if scores:
