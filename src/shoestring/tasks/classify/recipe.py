@@ -13,7 +13,9 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    one logistic regression per view with the C that view is best with alone, pooled with weights fitted on
    out-of-fold predictions - where one C cannot suit a sparse TF-IDF view and a dense embedding at once;
 3. **selection**: stratified ``folds``-fold cross-validation on the N labelled rows (never a test set) scores
-   every (candidate, C); the best mean accuracy wins, macro-F1 breaking ties. With very few labels the folds
+   every (candidate, C); the best mean accuracy wins, macro-F1 breaking ties - except over the stack, which
+   stands unless beaten by more than the paired bootstrap standard error (the best of many noisy scores is
+   biased upward; the stack makes its choices inside its own fit). With very few labels the folds
    shrink to the smallest class's count; a class with a single example stays in training in every fold; with
    one example per class no CV is possible and all views with C = 10 are used, which the training record says;
 4. **contrastive fine-tuning** (``contrastive``, :mod:`~shoestring.learners.contrastive.labels`): the
@@ -195,13 +197,14 @@ class FewLabelClassifier(LabelPredictor):
             candidates["+".join(names)] = list(range(len(names)))  # concatenated: one model, one C
             candidates["+".join(names) + STACKED] = list(range(len(names)))  # one model per view, pooled
         folds = _folds(y, c.folds, c.seed)
-        self.cv_, self._held_out = {}, {}
+        self.cv_, self._held_out = {}, {}  # scores and held-out predictions per (candidate, C)
         if folds is None:
             chosen, C = "+".join(names), 10.0
             reason = "every class has a single labelled example: no cross-validation, all views with C = 10"
         else:
             skipped = self._cross_validate_views(blocks, y, folds, candidates, clock)
             best, note = self._choose(self.cv_, self._held_out, y)
+            del self._held_out  # the held-out predictions were for this choice only
             chosen, C = _parse(best)
             reason = (f"best of {len(self.cv_)} (view, C) pairs by {len(folds)}-fold cross-validation on the labels"
                       + (f" ({note})" if note else "") + f": accuracy {self.cv_[best]['accuracy']:.4f}, "
@@ -235,8 +238,9 @@ class FewLabelClassifier(LabelPredictor):
         stack_weights = [float(w) for w in model.weights_] if isinstance(model, StackedLR) else None
         self.C_ = C
         self.history_ = []
-        self.training_ = {"chosen": chosen, "C": C, "stack_weights": stack_weights, "why": reason, "contrastive": tuned, "semi_supervised": semi,
-                          "views": names, "train_examples": len(texts), "unlabeled": n_unlabeled,
+        self.training_ = {"chosen": chosen, "C": C, "stack_weights": stack_weights, "why": reason,
+                          "contrastive": tuned, "semi_supervised": semi, "views": names,
+                          "train_examples": len(texts), "unlabeled": n_unlabeled,
                           "unlabeled_labelled_copies_dropped": n_duplicates,
                           "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget, "phases": clock.phases,
                           "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
@@ -424,7 +428,7 @@ class FewLabelClassifier(LabelPredictor):
         stack was preferred. The best scored key (:func:`_best`) wins, except over the stack, which stands
         unless beaten in accuracy by more than the paired bootstrap standard error of the difference over the
         held-out rows: the best of twenty noisy (candidate, C) scores is biased upward (on imdb at N = 200 the
-        chosen single view scored 83.2 in cross-validation and 78.8 on test, the stack 82.0 and 81.7), while the
+        best-scored candidate scored 83.2 in cross-validation and 78.8 on test, the stack 82.0 and 81.7), while the
         stack makes its choices - each view's C, the views' weights - inside its own fit."""
         mine = {k: v for k, v in scores.items() if k.startswith(tag)}
         best = _best(mine)
