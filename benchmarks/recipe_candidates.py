@@ -35,7 +35,7 @@ def main(argv=None):
     import shoestring
     from shoestring.bench.fewshot import draw_labelled, drop_unseen_labels, load_split
     from shoestring.learners.vectors.ppmi import WordVectors
-    from shoestring.tasks.classify.recipe import FewLabelClassifier, _parse, _stack
+    from shoestring.tasks.classify.recipe import STACKED, FewLabelClassifier, _parse, _stack
     from shoestring.tasks.classify.views import caching
 
     folder = Path(a.data)
@@ -54,30 +54,29 @@ def main(argv=None):
 
         encoder = _minilm_path()
     scores: dict[str, list] = {}
-    cache = caching()  # each text embedded once per run, not once per seed
-    cache.__enter__()
-    for seed in a.seeds:
-        idx = draw_labelled(len(texts), a.labels, seed)
-        x, y = [texts[i] for i in idx], [labels[i] for i in idx]
-        clf = FewLabelClassifier(vampire=vae, word_vectors=wv, encoder=encoder, semi_supervised="off",
-                                 contrastive="off", random_state=seed, minutes=None)
-        clf.fit(x, y, unlabeled=texts)
-        views = clf._views(x, clf._pool(x, texts)[0])  # every view, on the pool the fit used
-        names = [v.name for v in views]
-        train = [v.transform(x) for v in views]
-        held = [v.transform(test) for v in views]
-        yy = np.asarray([clf.classes_.index(v) for v in y])
-        for key, cv in clf.cv_.items():
-            cand, C = _parse(key)
-            cols = [names.index(n) for n in cand.removesuffix(" stacked").split("+")]
-            model = clf._head(C, [train[i].shape[1] for i in cols])().fit(_stack([train[i] for i in cols]), yy)
-            pred = np.asarray(clf.classes_)[model.predict(_stack([held[i] for i in cols]))]
-            row = {"seed": seed, "cv_accuracy": cv["accuracy"], "test_accuracy": float(np.mean(pred == test_labels))}
-            scores.setdefault(key if np.isscalar(C) else f"{cand} C=each view's", []).append(row)
-            if (cand, C) == (clf.training_["chosen"], clf.C_):
-                scores.setdefault("the recipe's choice", []).append(row)
-        print(seed, "chosen:", clf.training_["chosen"], clf.C_, clf.training_["stack_weights"], flush=True)
-    cache.__exit__(None, None, None)
+    with caching():  # each text embedded once per run, not once per seed
+        for seed in a.seeds:
+            idx = draw_labelled(len(texts), a.labels, seed)
+            x, y = [texts[i] for i in idx], [labels[i] for i in idx]
+            clf = FewLabelClassifier(vampire=vae, word_vectors=wv, encoder=encoder, semi_supervised="off",
+                                     contrastive="off", random_state=seed, minutes=None)
+            clf.fit(x, y, unlabeled=texts)
+            views = clf._views(x, clf._pool(x, texts)[0])  # every view, on the pool the fit used
+            names = [v.name for v in views]
+            train = [v.transform(x) for v in views]
+            held = [v.transform(test) for v in views]
+            yy = np.asarray([clf.classes_.index(v) for v in y])
+            for key, cv in clf.cv_.items():
+                cand, C = _parse(key)
+                cols = [names.index(n) for n in cand.removesuffix(STACKED).split("+")]
+                model = clf._head(C, [train[i].shape[1] for i in cols])().fit(_stack([train[i] for i in cols]), yy)
+                pred = np.asarray(clf.classes_)[model.predict(_stack([held[i] for i in cols]))]
+                row = {"seed": seed, "cv_accuracy": cv["accuracy"],
+                       "test_accuracy": float(np.mean(pred == test_labels))}
+                scores.setdefault(key if np.isscalar(C) else f"{cand} C=each view's", []).append(row)
+                if (cand, C) == (clf.training_["chosen"], clf.C_):
+                    scores.setdefault("the recipe's choice", []).append(row)
+            print(seed, "chosen:", clf.training_["chosen"], clf.C_, clf.training_["stack_weights"], flush=True)
     majority = max(np.mean(test_labels == c) for c in set(test_labels))
     print(f"\n{folder.name}, N = {a.labels}, seeds {a.seeds}; the majority class scores {100 * majority:.1f}% "
           "on test")

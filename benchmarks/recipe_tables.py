@@ -99,7 +99,7 @@ def main(argv=None):
     paths, write = a.paths, a.write
     recs, meta = _read(paths)
     if a.before:
-        return print_paired(merge(_read(a.before)[0]), recs)
+        return print_paired(_read(a.before)[0], recs)
     if write:
         from shoestring.artifacts import write_json
 

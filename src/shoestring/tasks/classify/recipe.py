@@ -333,6 +333,9 @@ class FewLabelClassifier(LabelPredictor):
         with_enc = {k: v for k, v in candidates.items() if enc in v and not k.endswith(STACKED)}
         nested: dict[str, list] = {}
         held_out = {}  # each (candidate, C)'s predictions for the rows its folds held out, for the macro-F1 noise
+        # the frozen stack (where the views' cross-validation scored it), with each view's C from there
+        stack_Cs = {cand: self._view_Cs([names[i] for i in idx]) for cand, idx in candidates.items()
+                    if cand.endswith(STACKED) and any(_parse(k)[0] == cand for k in self.cv_)}
 
         def score(key, X, tr, va, C, widths):
             pred = self._predict_fold(X, y, tr, va, C, widths)
@@ -355,10 +358,9 @@ class FewLabelClassifier(LabelPredictor):
                 for cand, idx in cands.items():
                     X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
                     widths = [blocks[i].shape[1] for i in idx]
-                    if cand.endswith(STACKED):  # the frozen stack, with the Cs of the frozen views' cross-validation
-                        if any(_parse(k)[0] == cand for k in self.cv_):
-                            Cs = self._view_Cs([names[i] for i in idx])
-                            score(f"{tag}: {_key(cand, Cs)}", X, tr, va, Cs, widths)
+                    if cand.endswith(STACKED):
+                        if cand in stack_Cs:
+                            score(f"{tag}: {_key(cand, stack_Cs[cand])}", X, tr, va, stack_Cs[cand], widths)
                         continue
                     for Cv in c.c_grid:
                         score(f"{tag}: {_key(cand, Cv)}", X, tr, va, Cv, widths)
