@@ -50,6 +50,23 @@ def test_trained_tokenizers_have_fixed_special_ids(trained):
         assert 1 not in tok.encode("never seen: ☃ ✈ 𝄞").ids  # byte-level: nothing is unknown
 
 
+@pytest.mark.parametrize("kind", ["wordpiece", "bpe"])
+def test_training_twice_gives_the_same_tokenizer(kind):
+    """The Rust WordPiece trainer alone numbers its ``##x`` pieces in hash-map order and breaks ties between
+    equally frequent merges by those numbers (huggingface/tokenizers#1794): on these texts four plain runs
+    gave four different tokenizers."""
+    runs = {train_tokenizer(TEXTS, kind, vocab_size=400, min_frequency=2).to_str() for _ in range(4)}
+    assert len(runs) == 1
+    # a one-shot iterator is listed first (WordPiece reads the texts twice) and gives the same tokenizer
+    tok = train_tokenizer(iter(TEXTS), kind, vocab_size=400, min_frequency=2)
+    assert tok.to_str() in runs
+    # the pieces registered up front are ordinary vocabulary, not special tokens cut out of the text
+    assert {t.content for t in tok.get_added_tokens_decoder().values()} <= {"[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                                                            "[MASK]"}
+    if kind == "wordpiece":
+        assert tok.encode("##ab", add_special_tokens=False).tokens != ["##ab"]
+
+
 def test_word_starts(trained):
     kind, tok = trained
     ws = word_starts(tok)
@@ -128,6 +145,10 @@ def test_prepare_round_trip(corpus_file, tmp_path, kind):
     assert again.vocab_size == corpus.vocab_size and again.word_start.shape == (corpus.vocab_size,)
     info = json.loads((tmp_path / "out" / "tokens.json").read_text())
     assert info["dtype"] == "uint16" and info["tokenizer"] == {"kind": kind, "source": "trained"}
+    # the same corpus and seed give the same files, byte for byte
+    prepare_tokens(corpus_file, tmp_path / "twice", config, progress=False)
+    for name in ("tokenizer.json", "train.bin", "valid.bin", "train_docs.npy", "valid_docs.npy", "tokens.json"):
+        assert (tmp_path / "twice" / name).read_bytes() == (tmp_path / "out" / name).read_bytes(), name
 
 
 def test_valid_split_sizes(tmp_path, trained):

@@ -18,10 +18,11 @@ BERT checkpoint's) or trained on the corpus: WordPiece as in BERT, or byte-level
 tokenizers put the special tokens first, at fixed ids: ``[PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4``; for
 any other tokenizer :func:`special_ids` finds them (BERT's vocabulary has ``[CLS]=101``).
 
-The corpus is read twice and never held in memory: the first pass counts the documents (and trains the
-tokenizer, which therefore also sees the held-out documents' text, as BERT's vocabulary saw its whole
-corpus), the second encodes them in batches with ``encode_batch`` (multi-threaded Rust) and appends each
-batch to ``train.bin``/``valid.bin``. Memory is one batch plus 9 bytes per document.
+The corpus is read twice (three times when a WordPiece tokenizer is trained) and never held in memory: the
+first pass counts the documents (and trains the tokenizer, which therefore also sees the held-out documents'
+text, as BERT's vocabulary saw its whole corpus), the last encodes them in batches with ``encode_batch``
+(multi-threaded Rust) and appends each batch to ``train.bin``/``valid.bin``. Memory is one batch plus 9
+bytes per document.
 
 Example::
 
@@ -92,7 +93,11 @@ def special_ids(tokenizer: Tokenizer) -> SpecialIds:
 # ---------------------------------------------------------------------------------------------- tokenizers
 def train_tokenizer(texts: Iterable[str], kind: str = "wordpiece", vocab_size: int = 8000, lowercase: bool = True,
                     min_frequency: int = 2) -> Tokenizer:
-    """Train a subword tokenizer on ``texts`` (any iterable of strings; it is consumed once, streaming).
+    """Train a subword tokenizer on ``texts``: the same texts give the same tokenizer, run after run.
+
+    ``texts`` is any iterable of strings, streamed. WordPiece reads it twice (below), so pass something that
+    can be iterated again (a list, or an object whose ``__iter__`` re-reads a file); a one-shot iterator is
+    first listed in memory.
 
     ``"wordpiece"`` is BERT's: words split at whitespace and punctuation, Chinese/Japanese ideographs one per
     word, pieces inside a word prefixed ``##``. A word with a character never seen in training becomes
@@ -104,6 +109,14 @@ def train_tokenizer(texts: Iterable[str], kind: str = "wordpiece", vocab_size: i
     (:data:`SPECIAL_TOKENS`), and ``encode(text)`` wraps a text as ``[CLS] text [SEP]``. The vocabulary is
     at most ``vocab_size`` (fewer when the corpus has too few distinct pieces).
 
+    Reproducibility: the Rust WordPiece trainer numbers the ``##`` pieces of single characters in hash-map
+    order, different in every run, and breaks ties between equally frequent merges by those numbers, so the
+    same corpus could give a different vocabulary each time (huggingface/tokenizers#1794; on chemprot at
+    8,000 entries, 18 tokens differed and 1,587 ids moved). A first pass therefore collects those ``##``
+    characters and the real training registers them up front, in sorted order, so every id and every tie
+    is fixed. The first pass costs about as much as the training (on imdb's 25,000 reviews: 27 s for one
+    plain training, 52 s for both, 2 busy cores). Byte-level BPE has no such pieces and needs no first pass.
+
         >>> tok = train_tokenizer(["the cat sat", "the cat ran"] * 10, vocab_size=100)
         >>> tok.encode("the cat").tokens
         ['[CLS]', 'the', 'cat', '[SEP]']
@@ -111,16 +124,13 @@ def train_tokenizer(texts: Iterable[str], kind: str = "wordpiece", vocab_size: i
     if kind not in TOKENIZER_KINDS:
         raise ConfigError(f"unknown tokenizer kind {kind!r}; choose one of {', '.join(TOKENIZER_KINDS)}")
     if kind == "wordpiece":
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
-        tok.normalizer = normalizers.Sequence([
-            normalizers.NFC(),
-            normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False,
-                                       lowercase=lowercase)])
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.decoder = decoders.WordPiece(prefix="##")
+        if isinstance(texts, Iterator):  # a one-shot iterator cannot be read twice
+            texts = list(texts)
+        pieces = _continuation_characters(texts, lowercase)
+        tok = _wordpiece_pipeline(lowercase)
         trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                            special_tokens=list(SPECIAL_TOKENS), continuing_subword_prefix="##",
-                                            show_progress=False)
+                                            special_tokens=list(SPECIAL_TOKENS) + pieces,
+                                            continuing_subword_prefix="##", show_progress=False)
     else:
         tok = Tokenizer(models.BPE())
         tok.normalizer = normalizers.Sequence([normalizers.NFC()] + ([normalizers.Lowercase()] if lowercase else []))
@@ -130,6 +140,10 @@ def train_tokenizer(texts: Iterable[str], kind: str = "wordpiece", vocab_size: i
                                       special_tokens=list(SPECIAL_TOKENS), show_progress=False,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(_batches(texts, 1000), trainer)
+    if kind == "wordpiece":  # the "##x" pieces were registered as special tokens only to fix their ids
+        spec = json.loads(tok.to_str())
+        spec["added_tokens"] = [t for t in spec["added_tokens"] if t["content"] in SPECIAL_TOKENS]
+        tok = Tokenizer.from_str(json.dumps(spec))
     if kind == "bpe":
         # as RoBERTa's <mask>: "the [MASK]" gives one mask token, not a stray "Ġ" before it
         tok.add_special_tokens([AddedToken("[MASK]", lstrip=True, special=True, normalized=False)])
@@ -137,6 +151,26 @@ def train_tokenizer(texts: Iterable[str], kind: str = "wordpiece", vocab_size: i
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
     assert [tok.token_to_id(t) for t in SPECIAL_TOKENS] == [0, 1, 2, 3, 4]
     return tok
+
+
+def _wordpiece_pipeline(lowercase: bool) -> Tokenizer:
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
+    tok.normalizer = normalizers.Sequence([
+        normalizers.NFC(),
+        normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False,
+                                   lowercase=lowercase)])
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    return tok
+
+
+def _continuation_characters(texts: Iterable[str], lowercase: bool) -> list[str]:
+    """The ``##x`` pieces WordPiece training creates on ``texts`` (every character seen inside a word after
+    its first), sorted: a training with no merges (``vocab_size=0``) creates them and nothing else."""
+    tok = _wordpiece_pipeline(lowercase)
+    tok.train_from_iterator(_batches(texts, 1000), trainers.WordPieceTrainer(
+        vocab_size=0, special_tokens=list(SPECIAL_TOKENS), continuing_subword_prefix="##", show_progress=False))
+    return sorted(t for t in tok.get_vocab() if t.startswith("##"))
 
 
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
@@ -385,9 +419,9 @@ def prepare_tokens(inputs, out_dir, config: TokensConfig | None = None, tokenize
     first = ReadStats(strict_labels=False)  # labels are not used here: a malformed one must not stop tokenizing
     if tok is None:
         log.info("training a %s tokenizer (vocabulary %d) on %s", config.kind, config.vocab_size, where)
-        docs = read_documents(inputs, stats=first, progress="training tokenizer" if progress else False, **read_kw)
-        tok = train_tokenizer((d.text for d in docs), config.kind, config.vocab_size, config.lowercase,
-                              config.min_frequency)
+        passes = 2 if config.kind == "wordpiece" else 1
+        texts = _Texts(inputs, first, "training tokenizer" if progress else False, read_kw, passes)
+        tok = train_tokenizer(texts, config.kind, config.vocab_size, config.lowercase, config.min_frequency)
     else:
         for _ in read_documents(inputs, stats=first, progress="counting documents" if progress else False, **read_kw):
             pass
@@ -440,6 +474,23 @@ def prepare_tokens(inputs, out_dir, config: TokensConfig | None = None, tokenize
     if counts["skipped_empty"]:
         log.warning("skipped %d empty documents (first at %s)", counts["skipped_empty"], counts["first_skipped"])
     return TokenCorpus(out_dir, verify=False)
+
+
+class _Texts:
+    """The corpus's texts, read from disk again on every iteration (``passes`` expected): the first read
+    fills ``stats``; the progress bar says which pass it is."""
+
+    def __init__(self, inputs, stats: ReadStats, progress, read_kw: dict, passes: int):
+        self.inputs, self.stats, self.progress, self.read_kw = inputs, stats, progress, read_kw
+        self.passes, self.reads = passes, 0
+
+    def __iter__(self) -> Iterator[str]:
+        self.reads += 1
+        label = self.progress
+        if label and self.passes > 1:
+            label = f"{label} (pass {self.reads} of {self.passes})"
+        stats = self.stats if self.reads == 1 else ReadStats(strict_labels=False)
+        return (d.text for d in read_documents(self.inputs, stats=stats, progress=label, **self.read_kw))
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
