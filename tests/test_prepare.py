@@ -1,4 +1,5 @@
 import json
+import time
 
 import numpy as np
 import pytest
@@ -54,11 +55,15 @@ def test_reference_split_held_out_and_given(tmp_path, planted_file):
     assert c2.reference.shape[1] == len(c2.vocab)
 
 
-def test_parallel_shards_give_identical_artifacts(tmp_path, planted_file):
+def test_parallel_shards_give_identical_artifacts(tmp_path, planted_file, monkeypatch):
     a = prepare(planted_file, tmp_path / "a", PrepareConfig(workers=1, shard_docs=1000), progress=False)
+    monkeypatch.setattr(time, "time", lambda: 2e9)  # a later run (gzip.open would stamp this time)
     b = prepare(planted_file, tmp_path / "b", PrepareConfig(workers=2, shard_docs=37), progress=False)
     assert a.vocab.tokens == b.vocab.tokens
     assert (a.train != b.train).nnz == 0 and (a.reference != b.reference).nnz == 0
+    # byte for byte, the gzip header included (no timestamp), so the manifests' hashes repeat too
+    files = lambda name: read_manifest(tmp_path / name)["files"]  # noqa: E731
+    assert {k: v["sha256"] for k, v in files("a").items()} == {k: v["sha256"] for k, v in files("b").items()}
 
 
 def test_empty_corpus_and_empty_vocabulary(tmp_path):

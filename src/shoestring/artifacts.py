@@ -223,15 +223,24 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def gzip_text_writer(path: str | os.PathLike, compresslevel: int = 6) -> Iterator:
+    """A UTF-8 text handle writing a gzip file whose header holds no timestamp and no file name (``gzip.open``
+    stamps both), so the same text gives the same bytes and the manifest's sha256 repeats run after run."""
+    import gzip
+    import io
+
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=compresslevel,
+                                                mtime=0) as gz, io.TextIOWrapper(gz, encoding="utf-8") as f:
+        yield f
+
+
 def write_jsonl(path: str | os.PathLike, rows) -> None:
     """Write dict rows as JSON lines (gzip-compressed for a ``.gz`` name), atomically."""
-    import gzip
-
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(tmp, "wt", encoding="utf-8") as f:
+        with (gzip_text_writer(tmp) if path.name.endswith(".gz") else open(tmp, "w", encoding="utf-8")) as f:
             for r in rows:
                 f.write(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n")
         os.replace(tmp, path)

@@ -15,7 +15,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from shoestring.artifacts import atomic_folder, check_writable, environment
+from shoestring.artifacts import atomic_folder, check_writable, environment, gzip_text_writer
 from shoestring.data import stopwords as sw
 from shoestring.data.bow import BowCorpus
 from shoestring.data.config import PrepareConfig
@@ -224,7 +223,7 @@ def prepare(inputs, out, config: PrepareConfig | None = None, tokenizer: Tokeniz
         np.save(tmp / "background.npy", background)
         # training rows first, then reference rows, each in corpus order, as in the matrices
         order = [m for m in metas if m["split"] == "train"] + [m for m in metas if m["split"] == "reference"]
-        with gzip.open(tmp / "docs.jsonl.gz", "wt", encoding="utf-8", compresslevel=6) as f:
+        with gzip_text_writer(tmp / "docs.jsonl.gz") as f:
             for m in order:
                 f.write(json.dumps(m, ensure_ascii=False) + "\n")
     if stats["train"].skipped_empty:

@@ -92,7 +92,9 @@ class RecipeConfig(Config):
                                               "(pool: lets pseudo-labels teach words no label shows, but rows "
                                               "then spread their norm over words no model weight reads); the "
                                               "IDF comes from both either way", choices=("labelled", "pool"))
-    seed: int = param(0, "fixes the folds, the pool sample and the solver")
+    seed: int = param(0, "fixes the folds, the pool sample, the fine-tuning's batches and the solver: the "
+                         "same seed gives the same model unless the --minutes budget cuts a phase short, "
+                         "where how far it got depends on the machine's speed (training_ records it)")
 
     def _check(self) -> None:
         if not self.c_grid or any(not c > 0 for c in self.c_grid):

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shoestring.artifacts import atomic_folder, read_json, read_manifest, write_json
+from shoestring.artifacts import atomic_folder, gzip_text_writer, read_json, read_manifest, write_json
 from shoestring.errors import ArtifactError, ConfigError, InputError
 
 KIND = "index"
@@ -189,7 +189,7 @@ class Index:
         with atomic_folder(path, KIND, overwrite=overwrite) as tmp:
             save_file({"vectors": np.ascontiguousarray(self.vectors), "probes": self.probes},
                       str(tmp / "vectors.safetensors"))
-            with gzip.open(tmp / "rows.jsonl.gz", "wt", encoding="utf-8") as f:
+            with gzip_text_writer(tmp / "rows.jsonl.gz") as f:
                 for r in self.rows:
                     f.write(json.dumps(r, ensure_ascii=False) + "\n")
             write_json(tmp / "index.json", {"kind": KIND, "model": self.model_path, "texts": len(self.rows),
