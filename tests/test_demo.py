@@ -53,4 +53,4 @@ def test_cli_demo_passes_its_options_through(tmp_path, monkeypatch):
     assert main(["demo", "-o", str(tmp_path / "d"), "--minutes", "0.05", "--labels", "60"]) == 0
     assert calls == [(str(tmp_path / "d"), {"minutes": 0.05, "labels": 60, "overwrite": False})]
     assert main(["demo", "-o", str(tmp_path / "d"), "--overwrite"]) == 0
-    assert calls[1] == (str(tmp_path / "d"), {"minutes": 2.0, "labels": 200, "overwrite": True})
+    assert calls[1] == (str(tmp_path / "d"), {"minutes": None, "labels": 200, "overwrite": True})
