@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from shoestring.data.corpora import __file__ as _corpora
+from shoestring.data.corpora import demo_corpus
 
-CORPUS = Path(_corpora).parent / "debian_train.jsonl.gz"
+CORPUS = demo_corpus()["train"]
 SMALL = ["--no-progress", "--threads", "1", "--max-epochs"]
 #: (output folder, command line after ``shoestring``; {c}: the corpus, {w}: the run's folder)
 STEPS = [
