@@ -144,7 +144,7 @@ def train_tokenizer(texts: Iterable[str], kind: str = "wordpiece", vocab_size: i
         spec = json.loads(tok.to_str())
         spec["added_tokens"] = [t for t in spec["added_tokens"] if t["content"] in SPECIAL_TOKENS]
         tok = Tokenizer.from_str(json.dumps(spec))
-    if kind == "bpe":
+    else:
         # as RoBERTa's <mask>: "the [MASK]" gives one mask token, not a stray "Ġ" before it
         tok.add_special_tokens([AddedToken("[MASK]", lstrip=True, special=True, normalized=False)])
     tok.post_processor = processors.TemplateProcessing(

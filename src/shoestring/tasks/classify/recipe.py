@@ -356,13 +356,12 @@ class FewLabelClassifier(LabelPredictor):
             del tuned
             for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
                 for cand, idx in cands.items():
+                    stacked = cand.endswith(STACKED)
+                    if stacked and cand not in stack_Cs:
+                        continue  # a stack the views' cross-validation did not get to score
                     X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
                     widths = [blocks[i].shape[1] for i in idx]
-                    if cand.endswith(STACKED):
-                        if cand in stack_Cs:
-                            score(f"{tag}: {_key(cand, stack_Cs[cand])}", X, tr, va, stack_Cs[cand], widths)
-                        continue
-                    for Cv in c.c_grid:
+                    for Cv in ([stack_Cs[cand]] if stacked else c.c_grid):
                         score(f"{tag}: {_key(cand, Cv)}", X, tr, va, Cv, widths)
             scoring = max(scoring, time.perf_counter() - t_score)
         scores = {k: _mean(v) for k, v in nested.items()}
