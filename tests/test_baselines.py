@@ -249,3 +249,38 @@ def test_tfidf_lr_fits_on_the_labelled_texts_and_tfidf_pool_lr_on_the_pool():
     np.testing.assert_array_equal(a[1], b[1])  # the pool is not read
     c = B.run_baseline("tfidf_pool_lr", *TRAIN, TEST[0], unlabeled_texts=UNLABELED * 30)
     assert _accuracy(c[0], TEST[1]) >= 0.8 and not np.array_equal(a[1], c[1])
+
+
+def test_bench_threads_bound_every_method(tmp_path, monkeypatch):
+    """bench fewshot --threads holds for the whole run - a baseline's features and inference too, not only the
+    training loops - so that jobs side by side keep to their cores; the counts come back after it."""
+    import gzip
+    import json
+
+    import torch
+
+    from shoestring.bench.config import FewshotConfig
+    from shoestring.bench.fewshot import run_fewshot
+
+    data = tmp_path / "toy"
+    data.mkdir()
+    for split, (n, seed) in {"train": (20, 0), "test": (5, 1)}.items():
+        texts, labels = _docs(n, seed)
+        with gzip.open(data / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
+            f.writelines(json.dumps({"text": t, "label": y}) + "\n" for t, y in zip(texts, labels))
+    seen, real = [], B.run_baseline
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(B, "run_baseline", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # a 2-core machine's default, on any machine
+    try:
+        recs = run_fewshot(FewshotConfig(data=str(data), labels=[30], seeds=[0], methods=["tfidf_lr"], threads=1,
+                                         workdir=str(tmp_path / "w")))
+        assert seen == [1] and recs[0]["accuracy_mean"] > 0.8
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -73,6 +73,32 @@ def test_views_combined_beat_each_view_alone():
     assert clf.evaluate(texts[test], labels[test])["accuracy"] > 0.95
 
 
+def test_the_fit_keeps_to_its_threads():
+    """``threads`` holds for the whole fit, every view's torch and BLAS work included (two jobs side by side on
+    two cores each with torch's default are four busy threads), and the counts come back after it."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    seen = []
+
+    class Spy(_Planted):
+        def transform(self, texts):
+            seen.append((torch.get_num_threads(), max((p["num_threads"] for p in threadpool_info()), default=1)))
+            return super().transform(texts)
+
+    bits = {f"doc{i}": i % 2 for i in range(40)}
+    texts = [f"{['cat dog', 'rain sun'][i % 2]} doc{i}" for i in range(40)]
+    labels = [["pets", "weather"][i % 2] for i in range(40)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # a 2-core machine's default, on any machine
+    try:
+        FewLabelClassifier(encoder=Spy(bits), semi_supervised="off", threads=1).fit(texts, labels)
+        assert seen and set(seen) == {(1, 1)}, seen
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_recipe_saves_loads_and_predicts_identically(planted_vampire, tmp_path):
     docs = planted_docs(60, seed=2)
     texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
@@ -212,11 +238,12 @@ def test_cli_recipe_refuses_the_networks_settings(tmp_path, capsys):
                  "--minutes", "5", "--encoder", "cnn", "--dropout", "0.2"]) == 2
     err = capsys.readouterr().err
     assert "--encoder, --dropout set the Seq2Vec network" in err and not (tmp_path / "r").exists()
-    # --minutes and --seed are the recipe's own: its budget, recorded in what it trained
+    # --minutes, --seed and --threads are the recipe's own: its budget, recorded in what it trained
     assert main(["train", "classifier", str(tmp_path / "train.jsonl"), "-o", str(tmp_path / "r"), "--recipe", "auto",
-                 "--minutes", "0.5", "--seed", "3"]) == 0
+                 "--minutes", "0.5", "--seed", "3", "--threads", "1"]) == 0
     meta = shoestring.load(tmp_path / "r")
     assert meta.config.minutes == 0.5 and meta.config.seed == 3 and meta.training_["budget_seconds"] == 30.0
+    assert meta.config.threads == 1
 
 
 def test_the_budget_bounds_the_pool_methods_and_every_phase_is_timed(monkeypatch):

@@ -239,6 +239,29 @@ def test_thread_count_is_restored_on_return_and_on_error():
     assert torch.get_num_threads() == before
 
 
+def test_cpu_threads_bounds_torch_and_blas_and_restores_both():
+    from threadpoolctl import threadpool_info
+
+    from shoestring.training.threads import cpu_threads
+
+    def blas():
+        return max((p["num_threads"] for p in threadpool_info()), default=1)
+
+    before, blas_before = torch.get_num_threads(), blas()
+    torch.set_num_threads(2)  # a 2-core machine's default, on any machine
+    try:
+        with cpu_threads(1):
+            assert (torch.get_num_threads(), blas()) == (1, 1)
+        assert torch.get_num_threads() == 2 and blas() == blas_before
+        with pytest.raises(ValueError), cpu_threads(1):
+            raise ValueError
+        assert torch.get_num_threads() == 2
+        with cpu_threads(None):  # None: nothing changes
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_nan_advice_is_generic_or_the_learners():
     with pytest.raises(TrainingError) as e:
         fit(max_epochs=1, toy=Toy(nan=True))

@@ -46,7 +46,9 @@ class FewshotConfig(Config):
     encoder: str = param("boe", "the classifier's Seq2Vec encoder", choices=("boe", "cnn", "lstm", "gru"))
     workdir: str = param("bench-work", "folder for the pre-trained models (reused when present and --reuse)")
     reuse: bool = param(True, "reuse a pre-trained VAMPIRE already in --workdir for this dataset")
-    threads: int | None = param(None, "torch CPU threads", min=1)
+    threads: int | None = param(None, "CPU threads of the whole run: every method's training, features and "
+                                      "inference (torch's and BLAS's; default: one per core); 1 per job when "
+                                      "jobs run side by side", min=1)
     setfit_steps: int = param(SETFIT_MAX_STEPS, "setfit: cap on the contrastive fine-tuning steps (batches of "
                                                 "16 pairs), 0 for SetFit's own default (one epoch of its pairs, "
                                                 "~2,000 steps at N=200; ~6-14 s a step on 2 CPU cores)", min=0)

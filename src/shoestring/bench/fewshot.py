@@ -87,6 +87,15 @@ def pretrain_vampire(config: FewshotConfig, texts: list[str], name: str):
 
 
 def run_fewshot(config: FewshotConfig, *, json_path=None, markdown_path=None) -> list[dict]:
+    """Every method on every (N, seed) of ``config``; ``config.threads`` bounds all of it (training, features,
+    inference: torch and BLAS), so that jobs side by side keep to their cores."""
+    from shoestring.training.threads import cpu_threads
+
+    with cpu_threads(config.threads):
+        return _run_fewshot(config, json_path, markdown_path)
+
+
+def _run_fewshot(config: FewshotConfig, json_path, markdown_path) -> list[dict]:
     from shoestring.bench.baselines import available_baselines, run_baseline
     from shoestring.evaluation.metrics import classification_metrics
     from shoestring.tasks.classify.estimator import TextClassifier

@@ -29,7 +29,7 @@ def register(sub) -> None:
     ClassifierConfig.add_arguments(s)
     from shoestring.tasks.classify.config import RecipeConfig
 
-    RecipeConfig.add_arguments(s, exclude=("seed", "minutes"))  # --seed and --minutes are shared
+    RecipeConfig.add_arguments(s, exclude=("seed", "minutes", "threads"))  # --seed, --minutes, --threads: shared
     s.set_defaults(func=cmd_train_classifier)
 
     s = tr.add_parser("finetune", help="fine-tune a compact BERT (from `pretrain mlm`, or a BERT checkpoint) for "
@@ -72,8 +72,8 @@ def _train_recipe(a):
     from shoestring.tasks.classify.config import ClassifierConfig, RecipeConfig
     from shoestring.tasks.classify.recipe import FewLabelClassifier
 
-    # the network's settings mean nothing to the recipe: say so instead of ignoring them (--seed and --minutes
-    # are the recipe's too)
+    # the network's settings mean nothing to the recipe: say so instead of ignoring them (--seed, --minutes and
+    # --threads are the recipe's too)
     shared = {f.name for f in dataclasses.fields(RecipeConfig)}
     typed = [f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(ClassifierConfig)
              if f.name not in shared and getattr(a, f.name, None) is not None]

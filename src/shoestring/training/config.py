@@ -32,7 +32,7 @@ class TrainConfig(Config):
     seed: int = param(0, "fixes initialization, batch order and dropout: the same seed on the same machine "
                          "gives the same result")
     device: str = param("auto", "cpu, cuda, cuda:1, mps, or auto (a GPU when present)")
-    threads: int | None = param(None, "torch CPU threads (default: torch's choice)", min=1)
+    threads: int | None = param(None, "CPU threads (torch's and BLAS's; default: one per core)", min=1)
     progress: bool = param(True, "show a progress bar")
 
     def _check(self) -> None:

@@ -141,17 +141,11 @@ class Trainer:
         """Train ``learner``; checkpoint into ``checkpoint_dir`` and continue from it with ``resume``.
 
         ``signature`` (JSON-able: data fingerprints, vocabulary size, shape settings) is stored in the checkpoint;
-        resuming with a different one is a ConfigError. torch's thread count is restored on return."""
-        import torch
+        resuming with a different one is a ConfigError. The CPU thread counts (``threads``) are restored on return."""
+        from shoestring.training.threads import cpu_threads
 
-        threads = torch.get_num_threads()
-        try:
-            if self.config.threads:
-                torch.set_num_threads(self.config.threads)
+        with cpu_threads(self.config.threads):
             return self._fit(learner, checkpoint_dir, resume, signature)
-        finally:
-            if torch.get_num_threads() != threads:
-                torch.set_num_threads(threads)
 
     def _fit(self, learner, checkpoint_dir, resume: bool, signature: dict | None) -> TrainState:
         import torch

@@ -92,6 +92,8 @@ class RecipeConfig(Config):
                                               "(pool: lets pseudo-labels teach words no label shows, but rows "
                                               "then spread their norm over words no model weight reads); the "
                                               "IDF comes from both either way", choices=("labelled", "pool"))
+    threads: int | None = param(None, "CPU threads of the fit (torch's and BLAS's; default: one per core); 1 "
+                                      "when another job shares the cores", min=1)
     seed: int = param(0, "fixes the folds, the pool sample, the fine-tuning's batches and the solver: the "
                          "same seed gives the same model unless the --minutes budget cuts a phase short, "
                          "where how far it got depends on the machine's speed (training_ records it)")

@@ -173,6 +173,12 @@ class FewLabelClassifier(LabelPredictor):
         return pool, len(given), copies
 
     def fit(self, texts, labels, *, unlabeled=None, callbacks=None) -> "FewLabelClassifier":
+        from shoestring.training.threads import cpu_threads
+
+        with cpu_threads(self.config.threads):
+            return self._fit(texts, labels, unlabeled, callbacks)
+
+    def _fit(self, texts, labels, unlabeled, callbacks) -> "FewLabelClassifier":
         from shoestring.data.labels import check_classes
 
         c = self.config
