@@ -244,8 +244,8 @@ def test_cpu_threads_bounds_torch_and_blas_and_restores_both():
 
     from shoestring.training.threads import cpu_threads
 
-    def blas():
-        return max((p["num_threads"] for p in threadpool_info()), default=1)
+    def blas():  # the BLAS pools (numpy's, scipy's); torch's own OpenMP pool is torch.get_num_threads()
+        return max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1)
 
     before, blas_before = torch.get_num_threads(), blas()
     torch.set_num_threads(2)  # a 2-core machine's default, on any machine
