@@ -83,11 +83,10 @@ def main(argv=None):
         print(f"{jobs} job(s) x threads {threads}: {row['seconds_per_step']:.2f} s/step, "
               f"{row['embed_texts_per_second']:.1f} texts/s embedded (each job), wall {wall:.0f} s", flush=True)
     if a.json:
-        model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-                     platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+        from shoestring.artifacts import cpu_name, write_json
+
         meta = {"bench": "threads", "data": a.data, "texts": a.texts, "embed": a.embed, "cpus": os.cpu_count(),
-                "cpu": model, "machine": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M")}
-        from shoestring.artifacts import write_json
+                "cpu": cpu_name(), "machine": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M")}
 
         write_json(a.json, {"meta": meta, "results": results})
 

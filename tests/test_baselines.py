@@ -279,8 +279,10 @@ def test_bench_threads_bound_every_method(tmp_path, monkeypatch):
     torch.set_num_threads(2)  # a 2-core machine's default, on any machine
     try:
         recs = run_fewshot(FewshotConfig(data=str(data), labels=[30], seeds=[0], methods=["tfidf_lr"], threads=1,
-                                         workdir=str(tmp_path / "w")))
+                                         workdir=str(tmp_path / "w")), json_path=tmp_path / "r.json")
         assert seen == [1] and recs[0]["accuracy_mean"] > 0.8
         assert torch.get_num_threads() == 2
+        meta = json.loads((tmp_path / "r.json").read_text())["meta"]
+        assert meta["cpu"] and meta["cpus"] >= 1 and meta["config"]["threads"] == 1  # which machine, how used
     finally:
         torch.set_num_threads(before)

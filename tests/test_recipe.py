@@ -375,3 +375,19 @@ def test_the_labelled_texts_are_taken_out_of_the_pool():
     assert t["unlabeled"] == len(texts) + len(others) and t["unlabeled_labelled_copies_dropped"] == len(texts)
     only_copies = FewLabelClassifier(c_grid=[10.0], random_state=0).fit(texts, labels, unlabeled=texts[::-1])
     assert only_copies.training_["semi_supervised"]["why"] == "no unlabeled texts"
+
+
+def test_the_cli_summary_says_how_far_the_fine_tuning_got():
+    """The fine-tuning's steps decide much of its gain and the budget decides the steps: the CLI says both."""
+    from shoestring.cli.train import recipe_summary
+
+    t = {"chosen": "encoder", "C": 100.0, "why": "best of 20", "semi_supervised": {"used": False, "why": "no gain"},
+         "contrastive": {"used": True, "why": "nested cross-validation: used",
+                         "training": {"steps": 24, "seconds": 204.2, "stop_reason": "time budget of 3.3 min reached"}}}
+    out = recipe_summary(t)
+    assert "the final fine-tuning 24 steps in 204 s (stopped by --minutes" in out
+    assert out.startswith("chose encoder with C = 100: best of 20")
+    t["contrastive"]["training"]["stop_reason"] = "max_epochs reached"
+    assert "stopped by --minutes" not in recipe_summary(t) and "24 steps" in recipe_summary(t)
+    t["contrastive"] = {"used": False, "why": "off"}
+    assert "contrastive fine-tuning: not used (off)" in recipe_summary(t)

@@ -284,6 +284,21 @@ def environment() -> dict:
     return env
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo; elsewhere what ``platform`` knows), for benchmark records:
+    timings, and results bought with a time budget, are only comparable on the same CPU."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def model_card(title: str, summary: str, *, usage: str = "", data: dict | None = None,
                metrics: dict | None = None, settings: dict | None = None, extra: str = "") -> str:
     """A README.md model card: what the model is, how to load it, the data, metrics, settings, versions, time."""

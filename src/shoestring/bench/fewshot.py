@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import platform
 import time
 from collections import Counter
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shoestring.artifacts import write_json
+from shoestring.artifacts import cpu_name, write_json
 from shoestring.bench.config import EMBEDDER_METHODS, FEATURE_METHODS, MLM_METHODS, NEURAL, RECIPES, FewshotConfig
 from shoestring.data.cleanup import clean
 from shoestring.data.readers import read_documents
@@ -327,8 +328,8 @@ def run_statistics(runs: list[dict]) -> dict:
 
 
 def _emit(records, config, skipped, json_path, markdown_path):
-    meta = {"config": config.to_dict(), "skipped": skipped, "machine": platform.platform(),
-            "processor": platform.processor(), "date": time.strftime("%Y-%m-%d")}
+    meta = {"config": config.to_dict(), "skipped": skipped, "machine": platform.platform(), "cpu": cpu_name(),
+            "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
     if json_path:
         write_json(json_path, {"meta": meta, "records": records})
     if markdown_path:

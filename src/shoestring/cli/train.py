@@ -87,9 +87,7 @@ def _train_recipe(a):
     clf = FewLabelClassifier(config, vampire=a.vampire, word_vectors=a.word_vectors, encoder=a.checkpoint)
     clf.fit(texts, labels, unlabeled=unlabeled)
     t = clf.training_
-    print(f"chose {t['chosen']} with C = {t['C']:g}: {t['why']}; contrastive fine-tuning: "
-          f"{'used' if t['contrastive']['used'] else 'not used'} ({t['contrastive'].get('why', '')}); unlabeled pool: "
-          f"{t['semi_supervised']['used'] or 'not used'} ({t['semi_supervised'].get('why', '')})")
+    print(recipe_summary(t))
     metrics = None
     if a.dev:
         dev_texts, dev_labels = read_labelled(a.dev, a, "dev")
@@ -98,6 +96,22 @@ def _train_recipe(a):
     clf.save_pretrained(a.output, overwrite=a.overwrite, metrics=metrics)
     print(f"{a.output}: {len(clf.classes_)} classes, {t['train_examples']} training examples, {t['unlabeled']} "
           f"unlabeled, {t['seconds']:.0f} s" + (f"; dev accuracy {metrics['dev_accuracy']:.4f}" if metrics else ""))
+
+
+def recipe_summary(t: dict) -> str:
+    """What the recipe chose and why, from its ``training_``, in one paragraph: the candidate and C, the
+    contrastive fine-tuning (kept or not, and how many steps the final one got: a --minutes budget buys the
+    steps the machine gives, and on some data the steps are what the gain comes from), the unlabeled pool."""
+    c = t["contrastive"]
+    tuned = "used" if c["used"] else "not used"
+    run = c.get("training") or {}
+    if c["used"] and run:
+        tuned += f", the final fine-tuning {run['steps']} steps in {run['seconds']:.0f} s"
+        if "time budget" in run.get("stop_reason", ""):
+            tuned += " (stopped by --minutes: more minutes, or cores no other job uses, give it more steps)"
+    return (f"chose {t['chosen']} with C = {t['C']:g}: {t['why']}; contrastive fine-tuning: {tuned} "
+            f"({c.get('why', '')}); unlabeled pool: {t['semi_supervised']['used'] or 'not used'} "
+            f"({t['semi_supervised'].get('why', '')})")
 
 
 def cmd_train_finetune(a):
