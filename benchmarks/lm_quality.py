@@ -109,7 +109,9 @@ def main(argv=None):
             records.append(r)
     if a.baselines:
         records += run_fewshot(FewshotConfig(methods=a.baselines, **common))
-    meta = {"machine": platform.platform(), "processor": platform.processor(), "date": time.strftime("%Y-%m-%d"),
+    from shoestring.artifacts import cpu_name
+
+    meta = {"machine": platform.platform(), "cpu": cpu_name(), "date": time.strftime("%Y-%m-%d"),
             "command": " ".join(sys.argv), "dataset": folder.name, "unlabeled_documents": len(texts)}
     result = {"meta": meta, "pretraining": pretraining, "records": records}
     if a.json:

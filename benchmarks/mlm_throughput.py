@@ -190,7 +190,9 @@ def main(argv=None):
     for r in records:
         print(f"{r['method']:22} {r['tokens_per_second_wall']:>9,} {r['tokens_per_cpu_second']:>9,} "
               f"{r['speedup_vs_hf_wall']:>11} {r['speedup_vs_hf_cpu']:>10} {r['mfu']:>6.1%}")
-    meta = {"machine": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+    from shoestring.artifacts import cpu_name
+
+    meta = {"machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(),
             "threads": a.threads, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv),
             "torch": torch.__version__, "transformers": transformers.__version__, "documents": len(texts),
             "matmul_peak_gflops": round(peak, 1), "rounds": a.rounds, "segment_seconds": a.segment}

@@ -93,8 +93,10 @@ def write_results(path, payload: dict) -> None:
     """Write a benchmark's results as JSON with the machine they were measured on."""
     import torch
 
+    from shoestring.artifacts import cpu_name
+
     machine = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-               "cpus": os.cpu_count(), "processor": platform.processor()}
+               "cpus": os.cpu_count(), "cpu": cpu_name()}
     with open(path, "w", encoding="utf-8") as f:
         json.dump({**payload, "machine": machine}, f, indent=2)
 

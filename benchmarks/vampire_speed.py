@@ -82,7 +82,9 @@ def main(argv=None):
                     "docs_per_second_from_text": round(len(texts) / emb_s), "docs_per_second_from_counts":
                     round(len(texts) / emb_counts_s), "prepare_seconds": round(prep_s, 2)})
     print(json.dumps(records[-1]))
-    meta = {"machine": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+    from shoestring.artifacts import cpu_name
+
+    meta = {"machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(),
             "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv)}
     if a.json:
         Path(a.json).write_text(json.dumps({"meta": meta, "records": records}, indent=2))
