@@ -87,7 +87,6 @@ def main(argv=None):
 
         meta = {"bench": "threads", "data": a.data, "texts": a.texts, "embed": a.embed, "cpus": os.cpu_count(),
                 "cpu": cpu_name(), "machine": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M")}
-
         write_json(a.json, {"meta": meta, "results": results})
 
 

@@ -26,7 +26,6 @@ and :func:`write_report` writes the page atomically.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import math
 import numbers
@@ -848,15 +847,11 @@ def _tsne(X, random_state: int):
     perplexity = min(30.0, (m - 1) / 3.0)
     if np.allclose(X, X[0]):
         return None
+    from shoestring.training.threads import blas_threads
+
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        limits = contextlib.nullcontext()
-    else:
         # One thread: on small, shared machines OpenMP's spinning threads make t-SNE many times slower.
-        limits = threadpool_limits(limits=1)
-    try:
-        with limits, warnings.catch_warnings():
+        with blas_threads(1), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             coords = TSNE(
                 n_components=2, init="pca", perplexity=perplexity, random_state=random_state, learning_rate="auto"

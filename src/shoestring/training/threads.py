@@ -11,10 +11,20 @@ from __future__ import annotations
 import contextlib
 
 
+def blas_threads(n: int):
+    """A context that limits the BLAS / OpenMP pools (numpy's, scipy's, scikit-learn's) to ``n`` threads and restores
+    them after (threadpoolctl, which ships with scikit-learn; without it, a no-op)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n)
+
+
 @contextlib.contextmanager
 def cpu_threads(n: int | None):
-    """Run the block with ``n`` torch CPU threads and at most ``n`` BLAS / OpenMP threads (threadpoolctl, which
-    ships with scikit-learn), then restore what was there before. ``None`` (or 0): change nothing."""
+    """Run the block with ``n`` torch CPU threads and at most ``n`` BLAS / OpenMP threads (:func:`blas_threads`),
+    then restore what was there before. ``None`` (or 0): change nothing."""
     if not n:
         yield
         return
@@ -23,13 +33,7 @@ def cpu_threads(n: int | None):
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        limits = contextlib.nullcontext()
-    else:
-        limits = threadpool_limits(limits=n)
-    try:
-        with limits:
+        with blas_threads(n):
             yield
     finally:
         if torch.get_num_threads() != before:

@@ -70,15 +70,11 @@ def one_blas_thread():
     """Limit BLAS/OpenMP to one thread for the (small) logistic-regression fits.
 
     With a few hundred labeled rows, multi-threaded BLAS only adds overhead; on a loaded 2-core machine it
-    made the fits 5-25x slower. ``threadpoolctl`` ships with scikit-learn; without it this is a no-op.
+    made the fits 5-25x slower.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        import contextlib
+    from shoestring.training.threads import blas_threads
 
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1)
+    return blas_threads(1)
 
 
 class LinearHead:
