@@ -107,6 +107,9 @@ def recipe_summary(t: dict) -> str:
     run = c.get("training") or {}
     if c["used"] and run:
         tuned += f", the final fine-tuning {run['steps']} steps in {run['seconds']:.0f} s"
+        if run.get("warm_start"):
+            w = run["warm_start"]
+            tuned += f" (after {w['from']}'s {w['steps']} steps on {w['labelled']} labels)"
         if "time budget" in run.get("stop_reason", ""):
             tuned += " (stopped by --minutes: more minutes, or cores no other job uses, give it more steps)"
     return (f"chose {t['chosen']} with C = {t['C']:g}: {t['why']}; contrastive fine-tuning: {tuned} "

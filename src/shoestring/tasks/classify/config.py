@@ -77,6 +77,9 @@ class RecipeConfig(Config):
                              choices=CONTRASTIVE)
     contrastive_folds: int = param(2, "folds of the nested cross-validation that judges contrastive fine-tuning "
                                       "(one fine-tuning per fold, then one on all labels)", min=2)
+    contrastive_warm_start: bool = param(True, "contrastive fine-tuning: the final fine-tuning on all labels "
+                                                "continues the last nested fold's encoder instead of starting "
+                                                "over from the checkpoint (more steps in the same minutes)")
     contrastive_epochs: int = param(10, "contrastive fine-tuning: passes over the labelled texts (fewer when the "
                                         "budget runs out)", min=1)
     contrastive_lr: float = param(5e-5, "contrastive fine-tuning: peak AdamW learning rate", above=0.0)

@@ -24,7 +24,9 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    unseen - against the frozen candidates on the same folds (the frozen stack too; no tuned stack: a view tuned
    on the labels has no out-of-fold probabilities to weigh it by), and kept only where it wins in accuracy and does
    not lose macro-F1 by more than that difference's standard error (a paired bootstrap over the held-out rows;
-   macro-F1 over the classes each nested fine-tuning saw a same-class pair of, as the final one will);
+   macro-F1 over the classes each nested fine-tuning saw a same-class pair of, as the final one will); the
+   final fine-tuning, on all labels, continues the last fold's encoder (``contrastive_warm_start``), so it is
+   never shorter than the ones judged;
 5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
    are taken out of it, so that no held-out row is ever in it): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
@@ -34,9 +36,10 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
 ``minutes`` bounds the whole fit. The unlabeled texts are first cut to a seeded sample of ``max_pool``
 (fitting the TF-IDF view over millions of texts is not what a 10-minute budget is for); cross-validating the
 frozen candidates gets at most ``VIEW_CV_SHARE`` of the budget (all views together are scored first; pairs
-left when it is spent are skipped); the fine-tunings and their scoring share three quarters of what is left
-after that, each fine-tuning's share set when it starts from the time then left (so one that overruns on a
-busy machine shrinks the rest); the pool is cut to what can be embedded in a quarter of what is left after
+left when it is spent are skipped); the fine-tunings and their scoring share ``CONTRASTIVE_SHARE`` of what is
+left after that, less the time the tuned encoder will take to embed the labelled rows again, each fine-tuning's
+share set when it starts from the time then left (so one that overruns on a busy machine shrinks the rest); the
+pool is cut to what can be embedded in a quarter of what is left after
 that; judging self-training and label spreading gets most of the rest, each method timed on a small part of
 the pool first and skipped (the method then unused) when its folds would not fit. ``training_["phases"]``
 has the seconds of each phase, and whatever was left out is said in ``training_``. Every logistic regression
@@ -77,6 +80,7 @@ from shoestring.tasks.classify.views import EmbeddingView, TfidfView
 MIN_FINETUNE_SECONDS = 15.0  # a contrastive fine-tuning given less than this is not started
 STACKED = " stacked"  # the suffix of the stack candidate's name: "tfidf+encoder stacked"
 VIEW_CV_SHARE = 0.25  # at most this part of the time left goes to cross-validating the frozen views' (view, C) pairs
+CONTRASTIVE_SHARE = 0.85  # of the time left then (less re-embedding the labelled rows): the fine-tunings' phase
 
 
 def _stack(blocks: list) -> sp.csr_matrix | np.ndarray:
@@ -218,7 +222,9 @@ class FewLabelClassifier(LabelPredictor):
             if skipped:
                 reason += f" ({skipped} pairs not scored: their share of the --minutes budget was spent)"
         with clock.phase("contrastive"):
-            tuned = self._contrastive(texts, y, blocks, candidates, clock, callbacks)
+            # the tuned encoder re-embeds the labelled rows afterwards: its cost is held back from the phase
+            reembed = cost.get("encoder", 0.0) * len(texts)
+            tuned = self._contrastive(texts, y, blocks, candidates, clock, callbacks, reembed)
         if tuned["used"]:
             enc = names.index("encoder")
             self.views_[enc] = EmbeddingView(tuned.pop("model"), "encoder", cache=False)
@@ -287,14 +293,21 @@ class FewLabelClassifier(LabelPredictor):
             return lambda: _head(C, seed)
         return lambda: StackedLR(widths, C, seed, folds=self.config.folds)
 
-    def _contrastive(self, texts, y, blocks, candidates, clock: "_Clock", callbacks) -> dict:
+    def _contrastive(self, texts, y, blocks, candidates, clock: "_Clock", callbacks, reembed: float = 0.0) -> dict:
         """Fine-tune the ``encoder`` view contrastively on the labels (SetFit's first stage), judged by nested
         cross-validation: each of ``contrastive_folds`` folds fine-tunes on its training part only and scores
         every (candidate with the encoder, C) on its held-out part, beside the frozen candidates on the same
         folds. Kept (``auto``) only if the best tuned candidate beats the best frozen one in accuracy without
         losing macro-F1 beyond its noise (the paired bootstrap standard error of the macro-F1 difference over the
         held-out rows, macro-F1 over the classes with two or more examples in every fold's training part); then
-        one more fine-tuning on all labels gives the encoder used."""
+        one more fine-tuning on all labels gives the encoder used. With ``contrastive_warm_start`` that last
+        fine-tuning continues the last fold's encoder (tuned on that fold's training rows) rather than starting
+        over from the checkpoint: the final encoder gets the fold's steps too, at least as many as each judged
+        one had, where a slow machine's budget leaves the fine-tuning short of steps.
+
+        The phase gets ``CONTRASTIVE_SHARE`` of the time left less ``reembed`` (the seconds the tuned encoder
+        will take to embed the labelled rows again, measured on the frozen one); the rest is the pool's and the
+        final head's."""
         from shoestring.learners.contrastive.config import ContrastiveConfig
         from shoestring.learners.contrastive.labels import fit_contrastive
         from shoestring.learners.mlm.estimator import MaskedLM
@@ -310,12 +323,15 @@ class FewLabelClassifier(LabelPredictor):
             out["why"] = "no BERT-family encoder (--checkpoint / encoder=) to fine-tune"
             return out
         cfolds = _folds(y, c.contrastive_folds, c.seed)
-        # the fine-tunings and their scoring get three quarters of the time left (the rest: embedding, the pool,
-        # the head); each fine-tuning's share is set when it starts, from the time then left, in proportion to
-        # its training rows among those still to come (the folds', then all of them), less the scoring of the
-        # folds still to score (timed on the first fold): a fold that overruns shrinks the later shares
+        # the fine-tunings and their scoring get CONTRASTIVE_SHARE of the time left after re-embedding the
+        # labelled rows (the rest: the pool, the head); each fine-tuning's share is set when it starts, from the
+        # time then left, in proportion to its training rows among those still to come (the folds', then all of
+        # them), less the scoring of the folds still to score (timed on the first fold): a fold that overruns
+        # shrinks the later shares
         rows = [len(tr) for tr, _ in (cfolds or [])] + [len(texts)]
-        stop = clock.spent() + 0.75 * clock.left()
+        stop = clock.spent() + CONTRASTIVE_SHARE * max(clock.left() - reembed, 0.0)
+        if clock.budget is not None:
+            out["planned_seconds"], out["reembed_seconds"] = round(stop - clock.spent(), 2), round(reembed, 2)
         scoring = 0.0  # seconds to embed and score one fold's candidates, once measured
 
         def share(i: int) -> float:
@@ -351,6 +367,7 @@ class FewLabelClassifier(LabelPredictor):
         if cfolds is None and c.contrastive == "auto":
             out["why"] = "every class has a single labelled example: nothing to cross-validate it by, not used"
             return out
+        last = None  # the last fold's tuned encoder, which the final fine-tuning continues (warm start)
         for f, (tr, va) in enumerate(cfolds or []):
             if share(f) < MIN_FINETUNE_SECONDS:
                 out["why"] = (f"the --minutes budget ran out after {f} of {len(cfolds)} nested cross-validation "
@@ -359,6 +376,7 @@ class FewLabelClassifier(LabelPredictor):
             tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks)
             t_score = time.perf_counter()
             E = EmbeddingView(tuned, "encoder", cache=False).transform(texts)
+            last = (tuned, len(tr)) if c.contrastive_warm_start else None
             del tuned
             for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
                 for cand, idx in cands.items():
@@ -413,8 +431,13 @@ class FewLabelClassifier(LabelPredictor):
                            "not used")
             return out
         t = time.perf_counter()
-        tuned = fit_contrastive(lm, texts, y, config(share(len(rows) - 1)), callbacks=callbacks)
-        out.update(used=True, model=tuned, training=tuned.training_, seconds=round(time.perf_counter() - t, 2))
+        start = lm if last is None else last[0]
+        tuned = fit_contrastive(start, texts, y, config(share(len(rows) - 1)), callbacks=callbacks)
+        training = dict(tuned.training_)
+        if last is not None:  # what the encoder had before: the last fold's fine-tuning on its training rows
+            training["warm_start"] = {"from": f"nested fold {len(cfolds)}", "labelled": last[1],
+                                      "steps": last[0].training_["steps"], "seconds": last[0].training_["seconds"]}
+        out.update(used=True, model=tuned, training=training, seconds=round(time.perf_counter() - t, 2))
         return out
 
     def _predict_fold(self, X, y, tr, va, C, widths: list[int]) -> np.ndarray:
