@@ -39,12 +39,12 @@ frozen candidates gets at most ``VIEW_CV_SHARE`` of the budget (all views togeth
 left when it is spent are skipped); the fine-tunings and their scoring share ``CONTRASTIVE_SHARE`` of what is
 left after that, less the time the tuned encoder will take to embed the labelled rows again, each fine-tuning's
 share set when it starts from the time then left (so one that overruns on a busy machine shrinks the rest); the
-pool is cut to what can be embedded in a quarter of what is left after
-that; judging self-training and label spreading gets most of the rest, each method timed on a small part of
-the pool first and skipped (the method then unused) when its folds would not fit. ``training_["phases"]``
-has the seconds of each phase, and whatever was left out is said in ``training_``. Every logistic regression
-is fitted on the columns its rows use (:class:`~shoestring.tasks.classify.linear.UsedColumnsLR`: the same
-model, 10x cheaper on a TF-IDF view whose vocabulary comes from the pool).
+pool is cut to what can be embedded in a quarter of what is left after that; judging self-training and label
+spreading gets most of the rest, each method timed on a small part of the pool first and skipped (the method
+then unused) when its folds would not fit. ``training_["phases"]`` has the seconds of each phase, and whatever
+was left out is said in ``training_``. Every logistic regression is fitted on the columns its rows use
+(:class:`~shoestring.tasks.classify.linear.UsedColumnsLR`: the same model, 10x cheaper on a TF-IDF view whose
+vocabulary comes from the pool).
 
 Example::
 
