@@ -376,7 +376,7 @@ class FewLabelClassifier(LabelPredictor):
             tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks)
             t_score = time.perf_counter()
             E = EmbeddingView(tuned, "encoder", cache=False).transform(texts)
-            last = (tuned, len(tr)) if c.contrastive_warm_start else None
+            last = tuned if c.contrastive_warm_start else None
             del tuned
             for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
                 for cand, idx in cands.items():
@@ -431,12 +431,12 @@ class FewLabelClassifier(LabelPredictor):
                            "not used")
             return out
         t = time.perf_counter()
-        start = lm if last is None else last[0]
-        tuned = fit_contrastive(start, texts, y, config(share(len(rows) - 1)), callbacks=callbacks)
+        tuned = fit_contrastive(lm if last is None else last, texts, y, config(share(len(rows) - 1)),
+                                callbacks=callbacks)
         training = dict(tuned.training_)
         if last is not None:  # what the encoder had before: the last fold's fine-tuning on its training rows
-            training["warm_start"] = {"from": f"nested fold {len(cfolds)}", "labelled": last[1],
-                                      "steps": last[0].training_["steps"], "seconds": last[0].training_["seconds"]}
+            training["warm_start"] = {"from": f"nested fold {len(cfolds)}", "labelled": len(cfolds[-1][0]),
+                                      "steps": last.training_["steps"], "seconds": last.training_["seconds"]}
         out.update(used=True, model=tuned, training=training, seconds=round(time.perf_counter() - t, 2))
         return out
 
