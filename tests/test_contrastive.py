@@ -314,3 +314,36 @@ def test_the_nested_cross_validation_scores_the_frozen_stack_too(tiny_lm):
     assert {k for k in cv if "stacked" in k} == {f"frozen: {_key('tfidf+encoder stacked', frozen)}"}
     # tuned: encoder and tfidf+encoder, frozen: those and tfidf, each at 2 Cs; and the frozen stack
     assert all(v["folds"] == 2 for v in cv.values()) and len(cv) == 2 * 2 + 3 * 2 + 1
+
+
+def test_bench_runs_auto_from_the_checkpoint_it_is_given(tiny_lm, tmp_path, monkeypatch):
+    """bench fewshot --checkpoint: `auto` starts its encoder view from that folder (e.g. MiniLM adapted to the
+    domain by continued masked-LM) instead of the offline MiniLM, and its record names it."""
+    import gzip
+
+    import shoestring.bench.baselines as baselines
+    from shoestring.bench.config import FewshotConfig
+    from shoestring.bench.fewshot import run_fewshot
+    from shoestring.errors import ConfigError
+
+    data = tmp_path / "toy"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    common = [f"common{i}" for i in range(120)]  # the domain word vectors need 101 words seen 3 times or more
+    for split, n, seed in (("train", 60, 1), ("test", 30, 2)):
+        with gzip.open(data / f"{split}.jsonl.gz", "wt") as f:
+            f.writelines(json.dumps({**d, "text": d["text"] + " " + " ".join(rng.choice(common, 12))}) + "\n"
+                         for d in planted_docs(n, seed=seed))
+    tiny_lm.save_pretrained(tmp_path / "ckpt")
+
+    def no_minilm():
+        raise AssertionError("auto was given --checkpoint: it must not load MiniLM")
+
+    monkeypatch.setattr(baselines, "_minilm_path", no_minilm)
+    recs = run_fewshot(FewshotConfig(data=str(data), labels=[12], seeds=[0], methods=["auto"],
+                                     checkpoint=str(tmp_path / "ckpt"), recipe_minutes=0.5, vampire_minutes=0.05,
+                                     vampire_epochs=2, threads=1, workdir=str(tmp_path / "w")))
+    assert [r["method"] for r in recs] == ["auto"] and recs[0]["checkpoint"] == str(tmp_path / "ckpt")
+    assert recs[0]["runs"][0]["accuracy"] > 0.5  # planted topics: five classes
+    with pytest.raises(ConfigError, match="--checkpoint is used by the auto method only"):
+        FewshotConfig(data=str(data), methods=["tfidf_lr"], checkpoint=str(tmp_path / "ckpt")).validate()

@@ -58,6 +58,9 @@ class FewshotConfig(Config):
                                                  "only the encoder's top this many layers; None: every layer)", min=1)
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
                                   "mlm_lr, mlm_vampire_lr and mlm_finetune methods, and auto_own's encoder view")
+    checkpoint: str | None = param(None, "auto: the public checkpoint its encoder view starts from (default: the "
+                                         "offline all-MiniLM-L6-v2 package), e.g. one adapted to the domain with "
+                                         "`shoestring pretrain mlm --init-from`")
     embedder: str | None = param(None, "any embedder folder (`shoestring pretrain lm/vampire/simcse/...`, or a "
                                        "BERT-family checkpoint) for the embedder_lr method (its features + LR), and "
                                        "auto_own's encoder view (instead of --mlm's)")
@@ -71,6 +74,8 @@ class FewshotConfig(Config):
         if any(m in MLM_METHODS for m in self.methods) and not self.mlm:
             raise ConfigError(f"the {' / '.join(MLM_METHODS)} methods need --mlm FOLDER",
                               hint="pre-train one with `shoestring pretrain mlm`, or drop those methods")
+        if self.checkpoint and "auto" not in self.methods:
+            raise ConfigError("--checkpoint is used by the auto method only", hint="add auto to --methods")
         if any(m in EMBEDDER_METHODS for m in self.methods) and not self.embedder:
             raise ConfigError("the embedder_lr method needs --embedder FOLDER",
                               hint="e.g. a language model from `shoestring pretrain lm`, or drop embedder_lr")

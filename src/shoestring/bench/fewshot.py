@@ -203,7 +203,8 @@ def _run_fewshot(config: FewshotConfig, json_path, markdown_path) -> list[dict]:
 
                     # auto_own's encoder: the embedder given with --embedder (e.g. a language model), else the
                     # compact BERT given with --mlm (both pre-trained by shoestring on the user's text), if any
-                    encoder = _minilm_path() if "minilm" in parts else (embedder or lm)
+                    # auto's: --checkpoint, else the offline MiniLM
+                    encoder = (config.checkpoint or _minilm_path()) if "minilm" in parts else (embedder or lm)
                     clf = FewLabelClassifier(vampire=vae if "vampire" in parts else None,
                                              word_vectors=wv if "vectors" in parts else None,
                                              encoder=encoder, seed=seed, minutes=config.recipe_minutes,
@@ -242,6 +243,7 @@ def _run_fewshot(config: FewshotConfig, json_path, markdown_path) -> list[dict]:
                 rec["pretrain_seconds"], rec["vampire_npmi"] = pre_seconds, vae.npmi_
             if m in RECIPES:
                 rec["contrastive_layers"] = config.contrastive_layers
+                rec["checkpoint"] = (config.checkpoint or "all-MiniLM-L6-v2") if "minilm" in RECIPES[m] else None
             if m == "setfit":  # the cap used (None: SetFit's own epoch) and fine-tuning + head seconds, test excluded
                 rec["setfit_steps"] = config.setfit_steps or None
                 rec["train_seconds"] = float(np.mean([r["train_seconds"] for r in runs]))
