@@ -347,3 +347,5 @@ def test_bench_runs_auto_from_the_checkpoint_it_is_given(tiny_lm, tmp_path, monk
     assert recs[0]["runs"][0]["accuracy"] > 0.5  # planted topics: five classes
     with pytest.raises(ConfigError, match="--checkpoint is used by the auto method only"):
         FewshotConfig(data=str(data), methods=["tfidf_lr"], checkpoint=str(tmp_path / "ckpt")).validate()
+    with pytest.raises(ConfigError, match="not a checkpoint folder"):
+        FewshotConfig(data=str(data), methods=["auto"], checkpoint=str(tmp_path / "w")).validate()

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from shoestring.bench.baselines import SETFIT_MAX_STEPS
 from shoestring.config import Config, param
 from shoestring.errors import ConfigError
 
-METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "tfidf_pool_lr", "glove_lr",
-           "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "embedder_lr", "auto", "auto_own")
+METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "tfidf_pool_lr",
+           "glove_lr", "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "embedder_lr", "auto",
+           "auto_own")
 # the few-label recipe (tasks/classify/recipe.py) over every view: with the public MiniLM checkpoint (auto), and
-# from the user's text only (auto_own: TF-IDF, VAMPIRE, domain word vectors and the --embedder or --mlm model when given,
-# no weights from elsewhere)
+# from the user's text only (auto_own: TF-IDF, VAMPIRE, domain word vectors and the --embedder or --mlm model when
+# given, no weights from elsewhere)
 RECIPES = {"auto": ("tfidf", "vampire", "vectors", "minilm"), "auto_own": ("tfidf", "vampire", "vectors")}
 # a compact BERT (--mlm): its mean-pooled features, alone or next to VAMPIRE's, + logistic regression
 MLM_FEATURE_METHODS = ("mlm_lr", "mlm_vampire_lr")
@@ -76,6 +78,9 @@ class FewshotConfig(Config):
                               hint="pre-train one with `shoestring pretrain mlm`, or drop those methods")
         if self.checkpoint and "auto" not in self.methods:
             raise ConfigError("--checkpoint is used by the auto method only", hint="add auto to --methods")
+        if self.checkpoint and not Path(self.checkpoint, "config.json").is_file():
+            raise ConfigError(f"--checkpoint {self.checkpoint}: not a checkpoint folder (no config.json in it)",
+                              hint="give a BERT-family checkpoint folder, e.g. one from `shoestring pretrain mlm`")
         if any(m in EMBEDDER_METHODS for m in self.methods) and not self.embedder:
             raise ConfigError("the embedder_lr method needs --embedder FOLDER",
                               hint="e.g. a language model from `shoestring pretrain lm`, or drop embedder_lr")
