@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def planted_docs(n: int, seed: int = 0, words_per_doc=(15, 30), noise: float = 0
 
 
 def write_jsonl(path: Path, rows) -> Path:
-    with open(path, "w", encoding="utf-8") as f:
+    """One JSON object per line; gzip-compressed when the name ends in .gz (a dataset split, say)."""
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "wt", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     return path

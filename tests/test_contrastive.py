@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import shoestring
-from conftest import planted_docs
+from conftest import planted_docs, write_jsonl
 from shoestring.bench.fewshot import recipe_record
 from shoestring.errors import InputError
 from shoestring.learners.contrastive.config import ContrastiveConfig
@@ -319,8 +319,6 @@ def test_the_nested_cross_validation_scores_the_frozen_stack_too(tiny_lm):
 def test_bench_runs_auto_from_the_checkpoint_it_is_given(tiny_lm, tmp_path, monkeypatch):
     """bench fewshot --checkpoint: `auto` starts its encoder view from that folder (e.g. MiniLM adapted to the
     domain by continued masked-LM) instead of the offline MiniLM, and its record names it."""
-    import gzip
-
     import shoestring.bench.baselines as baselines
     from shoestring.bench.config import FewshotConfig
     from shoestring.bench.fewshot import run_fewshot
@@ -331,9 +329,8 @@ def test_bench_runs_auto_from_the_checkpoint_it_is_given(tiny_lm, tmp_path, monk
     rng = np.random.default_rng(0)
     common = [f"common{i}" for i in range(120)]  # the domain word vectors need 101 words seen 3 times or more
     for split, n, seed in (("train", 60, 1), ("test", 30, 2)):
-        with gzip.open(data / f"{split}.jsonl.gz", "wt") as f:
-            f.writelines(json.dumps({**d, "text": d["text"] + " " + " ".join(rng.choice(common, 12))}) + "\n"
-                         for d in planted_docs(n, seed=seed))
+        write_jsonl(data / f"{split}.jsonl.gz", ({**d, "text": d["text"] + " " + " ".join(rng.choice(common, 12))}
+                                                 for d in planted_docs(n, seed=seed)))
     tiny_lm.save_pretrained(tmp_path / "ckpt")
 
     def no_minilm():

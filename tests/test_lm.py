@@ -290,8 +290,6 @@ def test_fasttext_targets_trained_on_the_corpus():
 
 
 def test_bench_fewshot_scores_any_embedder_folder_such_as_a_language_model(tmp_path):
-    import gzip
-
     from shoestring.bench.config import FewshotConfig
     from shoestring.bench.fewshot import run_fewshot
 
@@ -300,10 +298,9 @@ def test_bench_fewshot_scores_any_embedder_folder_such_as_a_language_model(tmp_p
     halves = {"first": CYCLE[:6], "second": CYCLE[6:]}  # each class's texts use one half of the cycle's words
     rng = np.random.default_rng(0)
     for split, n in (("train", 60), ("test", 30)):
-        with gzip.open(data / f"{split}.jsonl.gz", "wt") as f:
-            for i in range(n):
-                label = ["first", "second"][i % 2]
-                f.write(json.dumps({"text": " ".join(rng.choice(halves[label], 5)), "label": label}) + "\n")
+        labels = [["first", "second"][i % 2] for i in range(n)]
+        write_jsonl(data / f"{split}.jsonl.gz", [{"text": " ".join(rng.choice(halves[label], 5)), "label": label}
+                                                 for label in labels])
     LanguageModel(**{**TINY, "max_epochs": 2}, output_layer="full").fit(CORPUS).save_pretrained(tmp_path / "lm")
     recs = run_fewshot(FewshotConfig(data=str(data), labels=[10], seeds=[0, 1], methods=["embedder_lr"],
                                      embedder=str(tmp_path / "lm"), workdir=str(tmp_path / "w")))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import write_jsonl
 from shoestring.data.config import TokensConfig
 from shoestring.data.tokens import prepare_tokens
 from shoestring.errors import InputError
@@ -362,8 +363,6 @@ def test_electra_discriminator_exports_to_transformers_and_learns(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ bench
 def test_bench_fewshot_scores_compact_bert_features(tmp_path):
-    import gzip
-
     from shoestring.bench.config import FewshotConfig
     from shoestring.bench.fewshot import run_fewshot
     from shoestring.errors import ConfigError
@@ -373,11 +372,9 @@ def test_bench_fewshot_scores_compact_bert_features(tmp_path):
     topics = {"pets": "cat dog mat park ball", "weather": "rain hills green falls storm"}
     rng = np.random.default_rng(0)
     for split, n in (("train", 120), ("test", 40)):
-        with gzip.open(data / f"{split}.jsonl.gz", "wt") as f:
-            for i in range(n):
-                label = ["pets", "weather"][i % 2]
-                words = rng.choice(topics[label].split(), 6)
-                f.write(json.dumps({"text": " ".join(words), "label": label}) + "\n")
+        labels = [["pets", "weather"][i % 2] for i in range(n)]
+        write_jsonl(data / f"{split}.jsonl.gz", [{"text": " ".join(rng.choice(topics[label].split(), 6)),
+                                                  "label": label} for label in labels])
     corpus = prepare_tokens(data / "train.jsonl.gz", tmp_path / "tok", TokensConfig(vocab_size=60, min_frequency=1),
                             progress=False)
     MaskedLM(preset=None, layers=1, hidden=32, heads=2, seq_len=16, batch_size=8, max_epochs=2,
