@@ -318,7 +318,8 @@ def test_the_nested_cross_validation_scores_the_frozen_stack_too(tiny_lm):
 
 def test_bench_runs_auto_from_the_checkpoint_it_is_given(tiny_lm, tmp_path, monkeypatch):
     """bench fewshot --checkpoint: `auto` starts its encoder view from that folder (e.g. MiniLM adapted to the
-    domain by continued masked-LM) instead of the offline MiniLM, and its record names it."""
+    domain by continued masked-LM) instead of the offline MiniLM, and its record names it; --contrastive is the
+    recipe's."""
     import shoestring.bench.baselines as baselines
     from shoestring.bench.config import FewshotConfig
     from shoestring.bench.fewshot import run_fewshot
@@ -338,10 +339,13 @@ def test_bench_runs_auto_from_the_checkpoint_it_is_given(tiny_lm, tmp_path, monk
 
     monkeypatch.setattr(baselines, "_minilm_path", no_minilm)
     recs = run_fewshot(FewshotConfig(data=str(data), labels=[12], seeds=[0], methods=["auto"],
-                                     checkpoint=str(tmp_path / "ckpt"), recipe_minutes=0.5, vampire_minutes=0.05,
-                                     vampire_epochs=2, threads=1, workdir=str(tmp_path / "w")))
+                                     checkpoint=str(tmp_path / "ckpt"), contrastive="off", recipe_minutes=0.5,
+                                     vampire_minutes=0.05, vampire_epochs=2, threads=1, workdir=str(tmp_path / "w")))
     assert [r["method"] for r in recs] == ["auto"] and recs[0]["checkpoint"] == str(tmp_path / "ckpt")
-    assert recs[0]["runs"][0]["accuracy"] > 0.5  # planted topics: five classes
+    run = recs[0]["runs"][0]
+    assert run["accuracy"] > 0.5  # planted topics: five classes
+    # --contrastive reaches the recipe (an ablation of its keep-or-drop judgement) and the record says so
+    assert run["contrastive_mode"] == "off" and not run["contrastive"] and run["contrastive_gain_cv"] is None
     with pytest.raises(ConfigError, match="--checkpoint is used by the auto method only"):
         FewshotConfig(data=str(data), methods=["tfidf_lr"], checkpoint=str(tmp_path / "ckpt")).validate()
     with pytest.raises(ConfigError, match="not a checkpoint folder"):

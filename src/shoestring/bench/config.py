@@ -8,6 +8,7 @@ from pathlib import Path
 from shoestring.bench.baselines import SETFIT_MAX_STEPS
 from shoestring.config import Config, param
 from shoestring.errors import ConfigError
+from shoestring.tasks.classify.config import CONTRASTIVE
 
 METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "tfidf_pool_lr",
            "glove_lr", "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "embedder_lr", "auto",
@@ -58,6 +59,9 @@ class FewshotConfig(Config):
                                   above=0.0)
     contrastive_layers: int | None = param(None, "auto, auto_own: the recipe's --contrastive-layers (fine-tune "
                                                  "only the encoder's top this many layers; None: every layer)", min=1)
+    contrastive: str = param("auto", "auto, auto_own: the recipe's --contrastive: auto (the tuned encoder kept where "
+                                     "nested cross-validation on the labels says it helps), on (always kept: what "
+                                     "the keep-or-drop judgement costs or gains), off", choices=CONTRASTIVE)
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
                                   "mlm_lr, mlm_vampire_lr and mlm_finetune methods, and auto_own's encoder view")
     checkpoint: str | None = param(None, "auto: the public checkpoint its encoder view starts from (default: the "

@@ -208,6 +208,7 @@ def _run_fewshot(config: FewshotConfig, json_path, markdown_path) -> list[dict]:
                     clf = FewLabelClassifier(vampire=vae if "vampire" in parts else None,
                                              word_vectors=wv if "vectors" in parts else None,
                                              encoder=encoder, seed=seed, minutes=config.recipe_minutes,
+                                             contrastive=config.contrastive,
                                              contrastive_layers=config.contrastive_layers)
                     clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
                     pred = clf.predict(te_texts)
@@ -297,7 +298,8 @@ def recipe_record(training: dict, cv: dict | None = None) -> dict:
     return {"chosen": training["chosen"], "C": training["C"], "stack_weights": training.get("stack_weights"),
             "views_cv": best or None, "pool_cv": training["semi_supervised"].get("cv"),
             "semi_supervised": training["semi_supervised"].get("used"),
-            "contrastive": tuned["used"], "contrastive_gain_cv": tuned.get("gain_accuracy"),
+            "contrastive": tuned["used"], "contrastive_mode": tuned.get("mode"),
+            "contrastive_gain_cv": tuned.get("gain_accuracy"),
             "contrastive_gain_cv_macro_f1": tuned.get("gain_macro_f1"),
             "contrastive_gain_cv_se": tuned.get("gain_accuracy_se"),
             "contrastive_gain_cv_macro_f1_se": tuned.get("gain_macro_f1_se"),
