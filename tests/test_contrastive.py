@@ -348,5 +348,7 @@ def test_bench_runs_auto_from_the_checkpoint_it_is_given(tiny_lm, tmp_path, monk
     assert run["contrastive_mode"] == "off" and not run["contrastive"] and run["contrastive_gain_cv"] is None
     with pytest.raises(ConfigError, match="--checkpoint is used by the auto method only"):
         FewshotConfig(data=str(data), methods=["tfidf_lr"], checkpoint=str(tmp_path / "ckpt")).validate()
+    with pytest.raises(ConfigError, match="--contrastive on is used by the auto and auto_own methods only"):
+        FewshotConfig(data=str(data), methods=["tfidf_lr"], contrastive="on").validate()
     with pytest.raises(ConfigError, match="not a checkpoint folder"):
         FewshotConfig(data=str(data), methods=["auto"], checkpoint=str(tmp_path / "w")).validate()

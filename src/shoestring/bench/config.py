@@ -82,6 +82,9 @@ class FewshotConfig(Config):
                               hint="pre-train one with `shoestring pretrain mlm`, or drop those methods")
         if self.checkpoint and "auto" not in self.methods:
             raise ConfigError("--checkpoint is used by the auto method only", hint="add auto to --methods")
+        if self.contrastive != "auto" and not any(m in RECIPES for m in self.methods):
+            raise ConfigError(f"--contrastive {self.contrastive} is used by the auto and auto_own methods only",
+                              hint="add auto to --methods")
         if self.checkpoint and not Path(self.checkpoint, "config.json").is_file():
             raise ConfigError(f"--checkpoint {self.checkpoint}: not a checkpoint folder (no config.json in it)",
                               hint="give a BERT-family checkpoint folder, e.g. one from `shoestring pretrain mlm`")
