@@ -232,12 +232,8 @@ def test_cli_simulate_end_to_end(saved_vampire, tmp_path, capsys):
 
     data = tmp_path / "planted"
     data.mkdir()
-    import gzip
-
     for split, n, seed in (("train", 300, 1), ("test", 100, 2)):
-        with gzip.open(data / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
-            for d in planted_docs(n, seed=seed):
-                f.write(json.dumps(d) + "\n")
+        write_jsonl(data / f"{split}.jsonl.gz", planted_docs(n, seed=seed))
     rc = main(["al", "simulate", str(data), "--model", str(saved_vampire), "--strategies", "random", "margin",
                "kcenter", "--seeds", "0", "1", "--initial", "10", "--batch", "10", "--budget", "60",
                "--plot", str(tmp_path / "curves.svg"), "--json", str(tmp_path / "al.json")])

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import write_jsonl
 from shoestring.bench import baselines as B
 
 VOCAB = {
@@ -254,7 +255,6 @@ def test_tfidf_lr_fits_on_the_labelled_texts_and_tfidf_pool_lr_on_the_pool():
 def test_bench_threads_bound_every_method(tmp_path, monkeypatch):
     """bench fewshot --threads holds for the whole run - a baseline's features and inference too, not only the
     training loops - so that jobs side by side keep to their cores; the counts come back after it."""
-    import gzip
     import json
 
     import torch
@@ -266,8 +266,7 @@ def test_bench_threads_bound_every_method(tmp_path, monkeypatch):
     data.mkdir()
     for split, (n, seed) in {"train": (20, 0), "test": (5, 1)}.items():
         texts, labels = _docs(n, seed)
-        with gzip.open(data / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
-            f.writelines(json.dumps({"text": t, "label": y}) + "\n" for t, y in zip(texts, labels))
+        write_jsonl(data / f"{split}.jsonl.gz", ({"text": t, "label": y} for t, y in zip(texts, labels)))
     seen, real = [], B.run_baseline
 
     def spy(*args, **kwargs):

@@ -114,12 +114,8 @@ def test_unseen_test_label(work, capsys):
 def test_bench_fewshot_writes_json_and_table(work, tmp_path, capsys):
     data = tmp_path / "toy"
     data.mkdir()
-    import gzip
-
     for split, n, seed in (("train", 300, 1), ("test", 100, 2)):
-        with gzip.open(data / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
-            for r in planted_docs(n, seed=seed):
-                f.write(json.dumps(r) + "\n")
+        write_jsonl(data / f"{split}.jsonl.gz", planted_docs(n, seed=seed))
     assert run("bench", "fewshot", "--data", data, "--labels", "20", "--seeds", "0", "1", "--methods", "vampire",
                "no_pretraining", "tfidf_lr", "--vampire-epochs", "5", "--workdir", tmp_path / "w", "--threads", "1",
                "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md") == 0

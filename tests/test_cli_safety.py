@@ -126,14 +126,10 @@ def test_nonsense_budgets_are_refused(work, minutes, message, capsys):
 
 
 def test_bench_labels_larger_than_train_split(tmp_path, capsys):
-    import gzip
-
     data = tmp_path / "toy"
     data.mkdir()
     for split, n in (("train", 50), ("test", 20)):
-        with gzip.open(data / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
-            for r in planted_docs(n):
-                f.write(json.dumps(r) + "\n")
+        write_jsonl(data / f"{split}.jsonl.gz", planted_docs(n))
     assert run("bench", "fewshot", "--data", data, "--labels", "500", "--methods", "tfidf_lr",
                "--workdir", tmp_path / "w") == 2
     err = capsys.readouterr().err

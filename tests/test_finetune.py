@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import write_jsonl
 from shoestring.data.config import TokensConfig
 from shoestring.data.tokens import prepare_tokens
 from shoestring.learners.mlm.estimator import MaskedLM
@@ -26,12 +27,8 @@ def planted(n, seed):
 @pytest.fixture(scope="module")
 def lm_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("ft")
-    with open(d / "train.jsonl", "w") as f:
-        for r in planted(200, 0):
-            f.write(json.dumps(r) + "\n")
-    with open(d / "test.jsonl", "w") as f:
-        for r in planted(40, 1):
-            f.write(json.dumps(r) + "\n")
+    write_jsonl(d / "train.jsonl", planted(200, 0))
+    write_jsonl(d / "test.jsonl", planted(40, 1))
     corpus = prepare_tokens(d / "train.jsonl", d / "tok", TokensConfig(vocab_size=60, min_frequency=1),
                             progress=False)
     MaskedLM(preset=None, layers=1, hidden=32, heads=2, seq_len=16, batch_size=8, max_epochs=2,

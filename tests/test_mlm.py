@@ -25,9 +25,7 @@ SENTENCES = ["the cat sat on the mat", "dogs chase red balls in the park", "rain
 
 def small_corpus(tmp_path, docs=None, vocab=120):
     docs = docs or [SENTENCES[i % len(SENTENCES)] for i in range(60)]
-    with open(tmp_path / "c.jsonl", "w") as f:
-        for d in docs:
-            f.write(json.dumps({"text": d}) + "\n")
+    write_jsonl(tmp_path / "c.jsonl", ({"text": d} for d in docs))
     return prepare_tokens(tmp_path / "c.jsonl", tmp_path / "tok", TokensConfig(vocab_size=vocab, min_frequency=1),
                           progress=False)
 
@@ -268,9 +266,7 @@ def test_unsupported_checkpoint_architecture(tmp_path):
 def test_continued_pretraining_from_a_bert_checkpoint(tmp_path):
     transformers = pytest.importorskip("transformers")
     folder = minilm_folder()
-    with open(tmp_path / "c.jsonl", "w") as f:
-        for i in range(40):
-            f.write(json.dumps({"text": SENTENCES[i % 5]}) + "\n")
+    write_jsonl(tmp_path / "c.jsonl", ({"text": SENTENCES[i % 5]} for i in range(40)))
     corpus = prepare_tokens(tmp_path / "c.jsonl", tmp_path / "tok", tokenizer=folder, progress=False)
     assert corpus.special.cls == 101
     lm = MaskedLM(init_from=folder, seq_len=32, batch_size=4, max_epochs=1, progress=False).fit(corpus)
