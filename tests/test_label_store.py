@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from conftest import write_jsonl
 from shoestring.errors import ArtifactError, ConfigError, InputError
 from shoestring.tasks.active.formats import export_file, export_text, import_file, read_rows
 from shoestring.tasks.active.store import LabelStore, StoreError
@@ -198,8 +199,7 @@ def test_prodigy_import_reports_rows_it_cannot_use(tmp_path, store):
              {"text": "comet galaxy nebula", "accept": ["space", "cooking"], "answer": "accept"},
              {"text": "referee stadium league", "label": "sports", "answer": "accept"},
              {"text": "also not in the corpus", "label": "space"}]
-    f = tmp_path / "prodigy.jsonl"
-    f.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    f = write_jsonl(tmp_path / "prodigy.jsonl", lines)
     r = import_file(store, f)
     assert (r.rows, r.matched, r.changed) == (8, 3, 3)
     assert store.labelled() == {0: "space", 1: "cooking", 4: "cooking"}
