@@ -26,7 +26,9 @@ OWN_BASELINES = ("tfidf_lr", "tfidf_pool_lr", "glove_lr")
 
 
 def _cs(C) -> str:
-    """A recipe's C: one number, or a stack's per-view Cs."""
+    """A recipe's C: one number, a stack's per-view Cs, or a blend's two (frozen | tuned)."""
+    if isinstance(C, dict):
+        return f"{_cs(C['frozen'])} | {_cs(C['tuned'])}"
     return ",".join(f"{c:g}" for c in C) if isinstance(C, list) else f"{C:g}"
 
 

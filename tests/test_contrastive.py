@@ -162,8 +162,11 @@ def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_
     assert loaded.training_["contrastive"]["used"]
     auto = FewLabelClassifier(**kw).fit(texts, labels)
     a = auto.training_["contrastive"]
-    assert a["why"].startswith("2-fold nested cross-validation") and a["used"] == (
-        a["gain_accuracy"] > 0 and a["gain_macro_f1"] >= -a["gain_macro_f1_se"])
+    # alone where it gains beyond the noise, dropped where it loses beyond it, blended where the folds cannot tell
+    helps = a["gain_accuracy"] > a["gain_accuracy_se"] and a["gain_macro_f1"] >= -a["gain_macro_f1_se"]
+    hurts = a["gain_accuracy"] < -a["gain_accuracy_se"] or a["gain_macro_f1"] < -a["gain_macro_f1_se"]
+    assert a["why"].startswith("2-fold nested cross-validation") and a["used"] == (not hurts or helps)
+    assert a["use"] == ("tuned" if helps else "frozen" if hurts else "blend") and t["use"] == "tuned"
     assert 0 <= a["gain_macro_f1_se"] < 1 and "standard error" in a["why"]
     # bench fewshot's record of a run: the decision, its gains, and how long the final fine-tuning ran
     on, off = recipe_record(clf.training_), recipe_record(auto.training_, auto.cv_)
@@ -182,6 +185,50 @@ def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_
     assert on["contrastive_gain_cv_macro_f1_se"] == t["gain_macro_f1_se"] and on["contrastive_gain_cv_se"] >= 0
     assert on["budget_seconds"] == clf.training_["budget_seconds"] == 600.0  # the default 10 minutes
     assert (off["contrastive_training"] is None) == (not a["used"])
+
+
+def test_within_the_noise_the_tuned_and_frozen_models_are_blended(tiny_lm, tmp_path, monkeypatch):
+    """Where the nested folds cannot tell the tuned encoder's best model from the frozen views' best (every gain
+    within its standard error), both are used: the frozen encoder stays the view ``encoder``, the tuned one is
+    the view ``encoder_tuned``, and the head is the two models' log-probabilities averaged - which the saved
+    folder reloads and predicts identically. The nested blend's scores are in the record either way."""
+    import shoestring.tasks.classify.recipe as recipe_mod
+
+    monkeypatch.setattr(recipe_mod, "paired_gain_se", lambda *a, **k: (1.0, 1.0))  # nothing beyond the noise
+    docs = planted_docs(40, seed=7, noise=0.3)
+    texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
+    clf = FewLabelClassifier(encoder=tiny_lm, semi_supervised="off", c_grid=[1.0, 10.0], contrastive_epochs=2,
+                             contrastive_lr=1e-3, random_state=0).fit(texts, labels)
+    t = clf.training_
+    c = t["contrastive"]
+    assert c["used"] and c["use"] == "blend" and "blended with the frozen best" in c["why"]
+    assert 0 <= c["blend_cv"]["accuracy"] <= 1 and "the two blended" in c["why"]
+    names = [v.name for v in clf.views_]
+    assert "encoder_tuned" in names and t["chosen"].startswith("blend of ") and set(t["C"]) == {"frozen", "tuned"}
+    tuned = clf.views_[names.index("encoder_tuned")]
+    assert tuned.model is not tiny_lm and ("encoder" not in names or clf.views_[names.index("encoder")].model
+                                           is tiny_lm)
+    # the head is the average of the two models' logits, each fitted on its own views
+    X = clf.transform(texts)
+    widths = np.cumsum([0] + [v.dim for v in clf.views_])
+    cols = {n: np.arange(widths[i], widths[i + 1]) for i, n in enumerate(names)}
+    frozen = c["frozen_chosen"].replace(" stacked", "").split("+")
+    tuned_views = [n if n != "encoder" else "encoder_tuned" for n in c["chosen"].split("+")]
+    parts = []
+    for views, C in ((frozen, c["frozen_C"]), (tuned_views, c["C"])):
+        idx = np.concatenate([cols[n] for n in views])
+        parts.append(clf._head(C, [len(cols[n]) for n in views])().fit(X[:, idx], np.asarray(
+            [clf.classes_.index(v) for v in labels])).predict_proba(X[:, idx]))
+    expected = np.sqrt(parts[0] * parts[1])
+    np.testing.assert_allclose(clf.predict_proba(texts), expected / expected.sum(1, keepdims=True), atol=1e-6)
+    clf.save_pretrained(tmp_path / "b")
+    loaded = shoestring.load(tmp_path / "b")
+    probe = [d["text"] for d in planted_docs(12, seed=8)]
+    np.testing.assert_allclose(loaded.predict_proba(probe), clf.predict_proba(probe), rtol=1e-5, atol=1e-6)
+    assert [v.name for v in loaded.views_] == names and "Two models" in (tmp_path / "b" / "README.md").read_text()
+    record = recipe_record(t, clf.cv_)
+    assert record["contrastive_use"] == "blend" and record["contrastive_blend_cv"] == c["blend_cv"]
+    assert json.loads(json.dumps(record)) == record
 
 
 def test_recipe_contrastive_with_one_example_per_class_and_without_an_encoder(tiny_lm):

@@ -1,5 +1,6 @@
 """Stacked per-view logistic regressions: the pooled model is the product of its experts, the weights follow the
-out-of-fold evidence, and the recipe saves and reloads a stack like any other head."""
+out-of-fold evidence, and the recipe saves and reloads a stack like any other head; a blend of heads with fixed
+weights is the product of its parts too."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import scipy.sparse as sp
 import shoestring
 from conftest import GROUPS
 from shoestring.tasks.classify.linear import UsedColumnsLR
-from shoestring.tasks.classify.stacking import StackedLR, pool_weights
+from shoestring.tasks.classify.stacking import BlendLR, StackedLR, pool_weights
 
 
 def _views(n=240, k=3, seed=0):
@@ -35,6 +36,28 @@ def test_the_stack_is_the_product_of_its_experts(k):
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(stack.predict_proba(X), expected, atol=1e-8)
     assert stack.coef_.shape == (1 if k == 2 else k, X.shape[1]) and list(stack.classes_) == list(range(k))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_a_blend_is_the_product_of_its_parts(k):
+    """BlendLR: each part's head fitted on its own columns (a column two parts read sums their coefficients),
+    pooled as softmax(sum_p w_p (W_p x_p + b_p)): the weighted geometric mean of the parts' probabilities,
+    renormalized; one linear model over X (binary and multiclass; a part may itself be a stack)."""
+    A, B, y = _views(k=k)
+    X = sp.hstack([A, sp.csr_matrix(B)], format="csr")
+    a, ab = np.arange(300), np.arange(308)  # part 1 reads A, part 2 reads A and B (stacked)
+    blend = BlendLR([(a, lambda: UsedColumnsLR(10.0, 0)), (ab, lambda: StackedLR([300, 8], [10.0, 1.0], 0))],
+                    [0.5, 0.5]).fit(X, y)
+    p1 = UsedColumnsLR(10.0, 0).fit(A, y).predict_proba(A)
+    p2 = StackedLR([300, 8], [10.0, 1.0], 0).fit(X, y).predict_proba(X)
+    expected = np.sqrt(p1 * p2)
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(blend.predict_proba(X), expected, rtol=1e-6, atol=1e-9)
+    assert blend.coef_.shape == ((1 if k == 2 else k), 308) and list(blend.predict(X[:5])) == list(
+        expected[:5].argmax(1))
+    assert [type(m) for m in blend.models_] == [UsedColumnsLR, StackedLR]
+    with pytest.raises(ValueError, match="one weight per part"):
+        BlendLR([(a, None)], [0.5, 0.5])
 
 
 def test_the_weights_follow_the_out_of_fold_evidence():

@@ -299,6 +299,7 @@ def recipe_record(training: dict, cv: dict | None = None) -> dict:
             "views_cv": best or None, "pool_cv": training["semi_supervised"].get("cv"),
             "semi_supervised": training["semi_supervised"].get("used"),
             "contrastive": tuned["used"], "contrastive_mode": tuned.get("mode"),
+            "contrastive_use": tuned.get("use"), "contrastive_blend_cv": tuned.get("blend_cv"),
             "contrastive_gain_cv": tuned.get("gain_accuracy"),
             "contrastive_gain_cv_macro_f1": tuned.get("gain_macro_f1"),
             "contrastive_gain_cv_se": tuned.get("gain_accuracy_se"),

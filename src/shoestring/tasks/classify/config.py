@@ -72,8 +72,10 @@ class RecipeConfig(Config):
     max_pool: int = param(20000, "use at most this many unlabeled texts (a seeded sample) for the TF-IDF "
                                       "view's IDF and for pseudo-labels", min=1)
     contrastive: str = param("auto", "fine-tune the --checkpoint encoder on the labels with a contrastive loss "
-                                     "(SetFit-style) before fitting the linear model: auto (kept where nested "
-                                     "cross-validation on the labels says it helps), on (always), off",
+                                     "(SetFit-style) before fitting the linear model: auto (nested "
+                                     "cross-validation on the labels decides: used alone where it helps beyond "
+                                     "the noise, dropped where it hurts beyond it, blended with the frozen "
+                                     "views' model in between), on (always, alone), off",
                              choices=CONTRASTIVE)
     contrastive_folds: int = param(2, "folds of the nested cross-validation that judges contrastive fine-tuning "
                                       "(one fine-tuning per fold, then one on all labels)", min=2)

@@ -109,3 +109,39 @@ class StackedLR:
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+class BlendLR:
+    """Heads that each read their own columns of ``X``, pooled as a product of experts with fixed weights,
+
+    .. math::  p(y \\mid x) \\propto \\prod_p p_p(y \\mid x_p)^{w_p} = \\mathrm{softmax}\\Big(\\sum_p w_p (W_p x_p + b_p)\\Big),
+
+    itself one linear softmax model over ``X`` (a column two parts read gets the weighted sum of their
+    coefficients), so it saves, loads and self-trains like any other head. The recipe blends the frozen views'
+    model with the tuned encoder's, with weights 1/2 each, where nested cross-validation cannot tell which of
+    the two is better. ``parts``: (column indices into ``X``, a factory of an unfitted head) pairs."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, object]], weights: list[float]):
+        if len(parts) != len(weights):
+            raise ValueError(f"one weight per part: {len(parts)} parts, {len(weights)} weights")
+        self.parts, self.weights = [(np.asarray(cols), make) for cols, make in parts], list(weights)
+
+    def fit(self, X, y, sample_weight=None) -> "BlendLR":
+        X = X.tocsr() if hasattr(X, "tocsr") else np.asarray(X)
+        self.classes_ = np.unique(np.asarray(y))
+        self.coef_, self.intercept_, self.models_ = None, 0.0, []
+        for (cols, make), w in zip(self.parts, self.weights):
+            m = make().fit(X[:, cols], y, sample_weight)
+            self.models_.append(m)
+            if self.coef_ is None:
+                self.coef_ = np.zeros((np.asarray(m.coef_).shape[0], X.shape[1]))
+            self.coef_[:, cols] += w * np.asarray(m.coef_)
+            self.intercept_ = self.intercept_ + w * np.asarray(m.intercept_)
+        self._head = LinearHead(self.coef_, self.intercept_, len(self.classes_))
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self._head.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(1)]
