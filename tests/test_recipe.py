@@ -194,6 +194,31 @@ def test_cli_recipe_end_to_end(tmp_path, capsys):
                  "--checkpoint", "somewhere"]) == 2
 
 
+def test_cli_recipe_with_two_views_prints_the_stack_it_chose(tmp_path, capsys, saved_vampire):
+    """Two views give a stack (per-view Cs: a list), which the summary printed and the model card format; the
+    summary comes after the folder is saved, so nothing it says can lose the fit; a bad --dev file is refused
+    before the fit, not after it."""
+    from shoestring.cli import main
+    from shoestring.cli.train import recipe_summary
+
+    write_jsonl(tmp_path / "train.jsonl", planted_docs(60, seed=1))
+    write_jsonl(tmp_path / "dev.jsonl", planted_docs(20, seed=5))
+    args = ["train", "classifier", str(tmp_path / "train.jsonl"), "--recipe", "auto", "--vampire",
+            str(saved_vampire), "--c-grid", "10", "--semi-supervised", "off"]
+    assert main(args + ["-o", str(tmp_path / "r"), "--dev", str(tmp_path / "dev.jsonl")]) == 0
+    out = capsys.readouterr().out
+    clf = shoestring.load(tmp_path / "r")
+    assert isinstance(clf.training_["C"], list) and "tfidf+vampire stacked with C = 10, 10" in out, out
+    (tmp_path / "bad.jsonl").write_text('{"text": "no label"}\n')
+    assert main(args + ["-o", str(tmp_path / "b"), "--dev", str(tmp_path / "bad.jsonl")]) != 0
+    assert "bad.jsonl" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    t = {"chosen": "blend of tfidf+encoder stacked | encoder_tuned", "C": {"frozen": [100.0, 1.0], "tuned": 10.0},
+         "why": "w", "semi_supervised": {"used": False},
+         "contrastive": {"used": True, "use": "blend", "why": "within the noise"}}
+    assert recipe_summary(t).startswith("chose blend of tfidf+encoder stacked | encoder_tuned with C = frozen 100, "
+                                        "1 | tuned 10: w; contrastive fine-tuning: used, blended with the frozen")
+
+
 def test_the_unlabeled_pool_teaches_words_the_labels_never_show():
     """Labelled rows use 4 words of each planted group, test rows only the other 8; the pool mixes all 12.
     Only a model that learns from the pool can read the test rows."""

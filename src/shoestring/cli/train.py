@@ -83,17 +83,17 @@ def _train_recipe(a):
 
     config = load_config(RecipeConfig, a)
     texts, labels = read_labelled(a.train, a, "training")
+    dev_texts, dev_labels = read_labelled(a.dev, a, "dev") if a.dev else (None, None)  # before a 10-minute fit
     unlabeled = read_texts(a.unlabeled, a, "unlabeled") if a.unlabeled else None
     clf = FewLabelClassifier(config, vampire=a.vampire, word_vectors=a.word_vectors, encoder=a.checkpoint)
     clf.fit(texts, labels, unlabeled=unlabeled)
     t = clf.training_
-    print(recipe_summary(t))
     metrics = None
     if a.dev:
-        dev_texts, dev_labels = read_labelled(a.dev, a, "dev")
         m = clf.evaluate(dev_texts, dev_labels, unseen="count")
         metrics = {"dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"], "dev_examples": m["n"]}
     clf.save_pretrained(a.output, overwrite=a.overwrite, metrics=metrics)
+    print(recipe_summary(t))
     print(f"{a.output}: {len(clf.classes_)} classes, {t['train_examples']} training examples, {t['unlabeled']} "
           f"unlabeled, {t['seconds']:.0f} s" + (f"; dev accuracy {metrics['dev_accuracy']:.4f}" if metrics else ""))
 
@@ -102,8 +102,11 @@ def recipe_summary(t: dict) -> str:
     """What the recipe chose and why, from its ``training_``, in one paragraph: the candidate and C, the
     contrastive fine-tuning (kept or not, and how many steps the final one got: a --minutes budget buys the
     steps the machine gives, and on some data the steps are what the gain comes from), the unlabeled pool."""
+    from shoestring.tasks.classify.recipe import format_C
+
     c = t["contrastive"]
-    tuned = "used" if c["used"] else "not used"
+    tuned = ("used, blended with the frozen views' model" if c.get("use") == "blend" else "used") if c["used"] else \
+        "not used"
     run = c.get("training") or {}
     if c["used"] and run:
         tuned += f", the final fine-tuning {run['steps']} steps in {run['seconds']:.0f} s"
@@ -112,7 +115,7 @@ def recipe_summary(t: dict) -> str:
             tuned += f" (after {w['from']}'s {w['steps']} steps on {w['labelled']} labels)"
         if "time budget" in run.get("stop_reason", ""):
             tuned += " (stopped by --minutes: more minutes, or cores no other job uses, give it more steps)"
-    return (f"chose {t['chosen']} with C = {t['C']:g}: {t['why']}; contrastive fine-tuning: {tuned} "
+    return (f"chose {t['chosen']} with C = {format_C(t['C'])}: {t['why']}; contrastive fine-tuning: {tuned} "
             f"({c.get('why', '')}); unlabeled pool: {t['semi_supervised']['used'] or 'not used'} "
             f"({t['semi_supervised'].get('why', '')})")
 

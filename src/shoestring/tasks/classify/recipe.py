@@ -111,6 +111,14 @@ def _parse(key: str) -> tuple[str, float | list[float]]:
     return candidate, [float(c) for c in C.split(",")] if "," in C else float(C)
 
 
+def format_C(C) -> str:
+    """A chosen model's C for people: ``10``; a stack's per-view Cs ``100, 1``; a blend's ``frozen 100, 1 | tuned
+    10``."""
+    if isinstance(C, dict):
+        return f"frozen {format_C(C['frozen'])} | tuned {format_C(C['tuned'])}"
+    return f"{C:g}" if np.isscalar(C) else ", ".join(f"{c:g}" for c in C)
+
+
 def _mean(folds: list[tuple[float, float]]) -> dict:
     """Per-fold (accuracy, macro-F1) pairs as cross-validated scores."""
     return {"accuracy": float(np.mean([a for a, _ in folds])), "macro_f1": float(np.mean([f for _, f in folds])),
@@ -668,9 +676,9 @@ class FewLabelClassifier(LabelPredictor):
         return dict(
             title="Few-label text classifier (shoestring recipe)",
             summary=(f"Logistic regression (C = {t['C']:g}) over the views {t['chosen']}" if np.isscalar(t["C"]) else
-                     f"Two models, their log-probabilities averaged ({t['chosen']}; C = {t['C']['frozen']} and "
-                     f"{t['C']['tuned']})" if isinstance(t["C"], dict) else
-                     f"One logistic regression per view (C = {', '.join(f'{c:g}' for c in t['C'])}) pooled by "
+                     f"Two models, their log-probabilities averaged ({t['chosen']}; C = {format_C(t['C'])})"
+                     if isinstance(t["C"], dict) else
+                     f"One logistic regression per view (C = {format_C(t['C'])}) pooled by "
                      f"out-of-fold weights {', '.join(f'{w:.2f}' for w in t['stack_weights'])}, over the views "
                      f"{t['chosen']}") + f", chosen by cross-validation "
                     f"on {t['train_examples']} labelled examples ({t['why']}). Contrastive fine-tuning of the "
