@@ -221,6 +221,15 @@ def test_within_the_noise_the_tuned_and_frozen_models_are_blended(tiny_lm, tmp_p
             [clf.classes_.index(v) for v in labels])).predict_proba(X[:, idx]))
     expected = np.sqrt(parts[0] * parts[1])
     np.testing.assert_allclose(clf.predict_proba(texts), expected / expected.sum(1, keepdims=True), atol=1e-6)
+    # each of the two alone, for bench fewshot's diagnostic (what keeping or dropping would have scored)
+    for side, P in zip(("frozen", "tuned"), parts):
+        cols_, head = clf.blend_parts_[side]
+        np.testing.assert_allclose(head.predict_proba(X[:, cols_]), P, atol=1e-3, err_msg=side)  # lbfgs tolerance
+    from shoestring.bench.fewshot import blend_parts_scores
+
+    alone = blend_parts_scores(clf, texts, labels, labels)
+    for side, P in zip(("frozen", "tuned"), parts):
+        assert abs(alone[side]["accuracy"] - np.mean([clf.classes_[i] == v for i, v in zip(P.argmax(1), labels)])) < 0.03
     clf.save_pretrained(tmp_path / "b")
     loaded = shoestring.load(tmp_path / "b")
     probe = [d["text"] for d in planted_docs(12, seed=8)]

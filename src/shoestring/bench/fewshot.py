@@ -213,6 +213,8 @@ def _run_fewshot(config: FewshotConfig, json_path, markdown_path) -> list[dict]:
                     clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
                     pred = clf.predict(te_texts)
                     extra = recipe_record(clf.training_, clf.cv_)
+                    if getattr(clf, "blend_parts_", None):  # a diagnostic, never a choice: each of the blend's two models alone
+                        extra["blend_parts_test"] = blend_parts_scores(clf, te_texts, te_labels, tr_labels)
                 elif m in FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
 
@@ -277,6 +279,20 @@ def _features(embedders: dict, config, vae, tr_texts, te_texts, sizes) -> dict:
             tr = np.hstack([tr, vae.transform([tr_texts[i] for i in rows])])
             te = np.hstack([te, vae.transform(te_texts)])
         out[m] = (dict(zip(rows, tr)), te)
+    return out
+
+
+def blend_parts_scores(clf, texts: list[str], labels: list[str], train_labels) -> dict:
+    """Where the recipe blended the frozen views' model with the tuned encoder's, each of the two alone on these
+    rows: what keeping or dropping the tuned encoder would have scored (the recipe never sees these rows)."""
+    from shoestring.evaluation.metrics import classification_metrics
+
+    X = clf._features(texts)  # sparse where TF-IDF is a view: the test split as dense TF-IDF would not fit
+    out = {}
+    for side, (cols, head) in clf.blend_parts_.items():
+        pred = [clf.classes_[i] for i in head.predict_proba(X[:, cols]).argmax(1)]
+        met = classification_metrics(labels, pred, sorted(set(train_labels)))
+        out[side] = {"accuracy": met["accuracy"], "macro_f1": met["macro_f1"]}
     return out
 
 

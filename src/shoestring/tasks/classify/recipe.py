@@ -281,6 +281,11 @@ class FewLabelClassifier(LabelPredictor):
                 semi.pop("X_pool", None)
                 model = make().fit(X, y)
         self.head_ = LinearHead.from_sklearn(model, len(self.classes_))
+        # a blend's two models, each on its own columns of transform()'s features: in memory only (not saved), to
+        # study what each alone would have given (bench fewshot records it)
+        self.blend_parts_ = None if not isinstance(model, BlendLR) else {
+            side: (cols, LinearHead.from_sklearn(m, len(self.classes_)))
+            for side, (cols, _), m in zip(("frozen", "tuned"), model.parts, model.models_)}
         stacks = [m for m in getattr(model, "models_", [model]) if isinstance(m, StackedLR)]  # a blend's parts
         stack_weights = [float(w) for w in stacks[0].weights_] if stacks else None
         self.C_ = C
