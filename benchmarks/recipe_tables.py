@@ -177,17 +177,37 @@ def _seeds(r) -> str:
     return "" if k == 5 else f" ({k} seed{'s' if k > 1 else ''})"
 
 
+def under_earlier_rule(r) -> list[int]:
+    """The seeds whose run predates the three-way contrastive judgement (no ``contrastive_use`` in the record:
+    the tuned encoder kept alone for any accuracy gain, else dropped) and whose recorded nested gains the current
+    rule would judge otherwise (alone only beyond the standard error, dropped only beyond it, else blended): their
+    numbers are not the current recipe's."""
+    out = []
+    for x in r["runs"]:
+        g, se = x.get("contrastive_gain_cv"), x.get("contrastive_gain_cv_se")
+        if "contrastive_use" in x or g is None or se is None or x.get("contrastive_mode") == "on":
+            continue
+        gm, sem = x.get("contrastive_gain_cv_macro_f1", 0.0), x.get("contrastive_gain_cv_macro_f1_se", 0.0)
+        now = ("tuned" if g > se and gm >= -sem else "frozen" if g < -se or gm < -sem else "blend")
+        if now != ("tuned" if x.get("contrastive") else "frozen"):
+            out.append(x["seed"])
+    return out
+
+
 def print_verdict(groups) -> None:
     """One row per (dataset, N): each recipe family's mean accuracy against the best baseline it must beat
-    (named), the margin, and its worst seed's distance from its own mean (the stability target: within 3)."""
-    print("| dataset | N | `auto` | best baseline | margin | worst seed | `auto_own` | best own baseline | margin |")
-    print("|---|---:|---:|---|---:|---:|---:|---|---:|")
+    (named), the margin, its worst seed's distance from its own mean (the stability target: within 3), and the
+    seeds of `auto` run before the current contrastive rule that it would now judge otherwise
+    (:func:`under_earlier_rule`)."""
+    print("| dataset | N | `auto` | best baseline | margin | worst seed | earlier rule | `auto_own` | best own baseline "
+          "| margin |")
+    print("|---|---:|---:|---|---:|---:|---|---:|---|---:|")
     for (ds, n), by in sorted(groups.items()):
         cells = []
         for m, pool in (("auto", BASELINES), ("auto_own", OWN_BASELINES)):
             r, best = by.get(m), _best_baseline(by, pool)
             if r is None or best is None:
-                cells += [""] * (4 if m == "auto" else 3)
+                cells += [""] * (5 if m == "auto" else 3)
                 continue
             diff = 100 * (r["accuracy_mean"] - by[best]["accuracy_mean"])
             cells += [_pct(r["accuracy_mean"]) + _seeds(r),
@@ -196,6 +216,7 @@ def print_verdict(groups) -> None:
             if m == "auto":
                 worst = 100 * (min(x["accuracy"] for x in r["runs"]) - r["accuracy_mean"])
                 cells.append(f"**{worst:.1f}**" if worst < -3 else f"{worst:.1f}")
+                cells.append(", ".join(f"s{k}" for k in under_earlier_rule(r)))
         print(f"| {ds} | {n} | " + " | ".join(cells) + " |")
 
 

@@ -68,5 +68,19 @@ def test_verdict_names_each_familys_best_baseline_and_flags_misses(tmp_path):
                            text=True).stdout
     row = table.strip().splitlines()[-1].split(" | ")
     # auto: under MiniLM + LR (a miss, bold), worst seed 7.2 under its mean (bold); auto_own: over TF-IDF + LR
-    assert row[2:] == ["71.2", "`minilm_lr` 75.0 (1 seed)", "**-3.8**", "**-7.2**", "65.0 (2 seeds)",
+    assert row[2:] == ["71.2", "`minilm_lr` 75.0 (1 seed)", "**-3.8**", "**-7.2**", "", "65.0 (2 seeds)",
                        "`tfidf_lr` 60.0 (1 seed)", "+5.0 |"]
+
+
+def test_verdict_names_the_seeds_the_current_contrastive_rule_would_judge_otherwise(tables):
+    """Runs recorded before the three-way rule (no contrastive_use): kept for a gain within its standard error,
+    or dropped for a loss within it, would now be blended; a clear gain kept and a clear loss dropped stand."""
+    def run(seed, kept, gain, se=0.01, f1_gain=0.0, f1_se=0.01, **kw):
+        return {"seed": seed, "accuracy": 0.8, "macro_f1": 0.8, "contrastive": kept, "contrastive_gain_cv": gain,
+                "contrastive_gain_cv_se": se, "contrastive_gain_cv_macro_f1": f1_gain,
+                "contrastive_gain_cv_macro_f1_se": f1_se, **kw}
+
+    runs = [run(0, True, 0.005), run(1, False, -0.005), run(2, True, 0.02), run(3, False, -0.02),
+            run(4, False, 0.0, f1_gain=-0.05), run(5, True, 0.005, contrastive_use="blend"),
+            run(6, True, -0.03, contrastive_mode="on"), {"seed": 7, "accuracy": 0.8, "macro_f1": 0.8}]
+    assert tables.under_earlier_rule({"runs": runs}) == [0, 1]
