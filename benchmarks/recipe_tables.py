@@ -199,8 +199,8 @@ def print_verdict(groups) -> None:
     (named), the margin, its worst seed's distance from its own mean (the stability target: within 3), and the
     seeds of `auto` run before the current contrastive rule that it would now judge otherwise
     (:func:`under_earlier_rule`)."""
-    print("| dataset | N | `auto` | best baseline | margin | worst seed | earlier rule | `auto_own` | best own baseline "
-          "| margin |")
+    print("| dataset | N | `auto` | best baseline | margin | worst seed | earlier rule | `auto_own` "
+          "| best own baseline | margin |")
     print("|---|---:|---:|---|---:|---:|---|---:|---|---:|")
     for (ds, n), by in sorted(groups.items()):
         cells = []

@@ -229,7 +229,8 @@ def test_within_the_noise_the_tuned_and_frozen_models_are_blended(tiny_lm, tmp_p
 
     alone = blend_parts_scores(clf, texts, labels, labels)
     for side, P in zip(("frozen", "tuned"), parts):
-        assert abs(alone[side]["accuracy"] - np.mean([clf.classes_[i] == v for i, v in zip(P.argmax(1), labels)])) < 0.03
+        hits = [clf.classes_[i] == v for i, v in zip(P.argmax(1), labels)]
+        assert abs(alone[side]["accuracy"] - np.mean(hits)) < 0.03
     clf.save_pretrained(tmp_path / "b")
     loaded = shoestring.load(tmp_path / "b")
     probe = [d["text"] for d in planted_docs(12, seed=8)]

@@ -418,3 +418,42 @@ def test_the_cli_summary_says_how_far_the_fine_tuning_got():
     assert "24 steps in 204 s (after nested fold 2's 12 steps on 100 labels)" in recipe_summary(t)
     t["contrastive"] = {"used": False, "why": "off"}
     assert "contrastive fine-tuning: not used (off)" in recipe_summary(t)
+
+
+def test_copies_of_a_text_are_held_out_together():
+    """The same sentence labelled for two entity pairs (markup aside, the same text) must not sit on both sides
+    of a fold: a held-out row whose twin is in training is scored by memory. Grouped folds keep every copy on
+    one side; without copies the folds are exactly the ungrouped ones; a grouping that would leave a fold's
+    training part without a class falls back to them."""
+    from shoestring.tasks.classify.folds import duplicate_groups, stratified_folds
+
+    assert duplicate_groups(["a b", "c"]) is None
+    g = duplicate_groups(["<< EGF >> binds [[ gefitinib ]].", "EGF binds gefitinib", "EGF, binds gefitinib!", "x y"])
+    assert list(g) == [0, 0, 0, 1]
+    rng = np.random.default_rng(0)
+    base = [f"sentence {i} " + " ".join(rng.choice(list("abcdefgh"), 6)) for i in range(60)]
+    texts = [f"<< {t} >>" if k == 0 else f"[[ {t} ]]" for t in base for k in range(2)]  # each sentence twice
+    y = np.asarray([i % 3 for i in range(60) for _ in range(2)])
+    groups = duplicate_groups(texts)
+    folds = stratified_folds(y, 5, 0, groups)
+    for tr, va in folds:
+        assert not set(groups[tr]) & set(groups[va])
+    assert sorted(np.concatenate([va for _, va in folds])) == list(range(120))
+    plain = stratified_folds(y, 5, 0)
+    assert any(set(groups[tr]) & set(groups[va]) for tr, va in plain)  # what the grouping prevents
+    unique = np.arange(120)
+    assert all((a == c).all() and (b == d).all() for (a, b), (c, d) in zip(stratified_folds(y, 5, 0, unique), plain))
+    one_group_class = np.asarray([0] * 4 + [1] * 4)
+    assert stratified_folds(one_group_class, 2, 0, np.asarray([0, 1, 2, 3, 4, 4, 4, 4])) is not None
+    for tr, _ in stratified_folds(one_group_class, 2, 0, np.asarray([0, 1, 2, 3, 4, 4, 4, 4])):
+        assert set(one_group_class[tr]) == {0, 1}
+
+
+def test_the_recipe_holds_copies_out_together_and_says_so():
+    docs = planted_docs(40, seed=2)
+    texts = [d["text"] for d in docs] + [f"<< {d['text']} >>" for d in docs[:10]]
+    labels = [d["label"] for d in docs] + [d["label"] for d in docs[:10]]
+    clf = FewLabelClassifier(c_grid=[1.0], semi_supervised="off", random_state=0).fit(texts, labels)
+    assert clf.training_["labelled_rows_with_a_copy"] == 20 and "20 labelled rows that repeat" in clf.training_["why"]
+    plain = FewLabelClassifier(c_grid=[1.0], semi_supervised="off", random_state=0).fit(texts[:40], labels[:40])
+    assert plain.training_["labelled_rows_with_a_copy"] == 0 and "repeat" not in plain.training_["why"]

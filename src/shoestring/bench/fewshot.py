@@ -213,7 +213,7 @@ def _run_fewshot(config: FewshotConfig, json_path, markdown_path) -> list[dict]:
                     clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
                     pred = clf.predict(te_texts)
                     extra = recipe_record(clf.training_, clf.cv_)
-                    if getattr(clf, "blend_parts_", None):  # a diagnostic, never a choice: each of the blend's two models alone
+                    if getattr(clf, "blend_parts_", None):  # a diagnostic, never a choice: each blended model alone
                         extra["blend_parts_test"] = blend_parts_scores(clf, te_texts, te_labels, tr_labels)
                 elif m in FEATURE_METHODS:
                     from shoestring.bench.baselines import features_lr
@@ -323,6 +323,7 @@ def recipe_record(training: dict, cv: dict | None = None) -> dict:
             "contrastive_training": {k: final[k] for k in ("epochs", "steps", "seconds", "stop_reason", "warm_start")
                                      if k in final} if final else None,
             "contrastive_planned_seconds": tuned.get("planned_seconds"),
+            "labelled_rows_with_a_copy": training.get("labelled_rows_with_a_copy"),
             "fit_seconds": training["seconds"], "budget_seconds": training.get("budget_seconds"),
             "phases": training.get("phases")}
 

@@ -13,11 +13,13 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    one logistic regression per view with the C that view is best with alone, pooled with weights fitted on
    out-of-fold predictions - where one C cannot suit a sparse TF-IDF view and a dense embedding at once;
 3. **selection**: stratified ``folds``-fold cross-validation on the N labelled rows (never a test set) scores
-   every (candidate, C); the best mean accuracy wins, macro-F1 breaking ties - except over the stack, which
-   stands unless beaten by more than the paired bootstrap standard error (the best of many noisy scores is
-   biased upward; the stack makes its choices inside its own fit). With very few labels the folds
-   shrink to the smallest class's count; a class with a single example stays in training in every fold; with
-   one example per class no CV is possible and all views with C = 10 are used, which the training record says;
+   every (candidate, C) (rows whose texts are copies once markup is ignored are held out together:
+   :func:`~shoestring.tasks.classify.folds.duplicate_groups`); the best mean accuracy wins, macro-F1 breaking
+   ties - except over the stack, which stands unless beaten by more than the paired bootstrap standard error
+   (the best of many noisy scores is biased upward; the stack makes its choices inside its own fit). With very
+   few labels the folds shrink to the smallest class's count; a class with a single example stays in training in
+   every fold; with one example per class no CV is possible and all views with C = 10 are used, which the
+   training record says;
 4. **contrastive fine-tuning** (``contrastive``, :mod:`~shoestring.learners.contrastive.labels`): the
    ``encoder`` view's BERT is fine-tuned on the labels SetFit-style (same class together, others apart), judged
    by nested cross-validation - each fold fine-tunes on its own training rows, so its held-out rows stay
@@ -78,6 +80,7 @@ from shoestring.errors import ArtifactError, ConfigError, InputError
 from shoestring.evaluation.metrics import accuracy_and_macro_f1, macro_f1, paired_gain_se
 from shoestring.tasks.classify.config import RecipeConfig
 from shoestring.tasks.classify.estimator import LabelPredictor, _normalized
+from shoestring.tasks.classify.folds import duplicate_groups
 from shoestring.tasks.classify.folds import stratified_folds as _folds
 from shoestring.tasks.classify.linear import LinearHead
 from shoestring.tasks.classify.linear import UsedColumnsLR as _head
@@ -223,7 +226,10 @@ class FewLabelClassifier(LabelPredictor):
         if len(names) > 1:
             candidates["+".join(names)] = list(range(len(names)))  # concatenated: one model, one C
             candidates["+".join(names) + STACKED] = list(range(len(names)))  # one model per view, pooled
-        folds = _folds(y, c.folds, c.seed)
+        # copies of one text (markup aside) are held out together: a held-out row's twin in training would
+        # credit memorizing it
+        groups = duplicate_groups(texts)
+        folds = _folds(y, c.folds, c.seed, groups)
         self.cv_, self._held_out = {}, {}  # scores and held-out predictions per (candidate, C)
         if folds is None:
             chosen, C = "+".join(names), 10.0
@@ -238,10 +244,13 @@ class FewLabelClassifier(LabelPredictor):
                       f"macro-F1 {self.cv_[best]['macro_f1']:.4f}")
             if skipped:
                 reason += f" ({skipped} pairs not scored: their share of the --minutes budget was spent)"
+            if groups is not None:
+                reason += (f"; the {int((np.bincount(groups)[groups] > 1).sum())} labelled rows that repeat another's "
+                           "text (markup aside) held out together")
         with clock.phase("contrastive"):
             # the tuned encoder re-embeds the labelled rows afterwards: its cost is held back from the phase
             reembed = cost.get("encoder", 0.0) * len(texts)
-            tuned = self._contrastive(texts, y, blocks, candidates, clock, callbacks, reembed)
+            tuned = self._contrastive(texts, y, blocks, candidates, clock, callbacks, reembed, groups)
         blend = None
         if tuned["used"]:
             enc = names.index("encoder")
@@ -294,6 +303,8 @@ class FewLabelClassifier(LabelPredictor):
                           "contrastive": tuned, "semi_supervised": semi, "views": names,
                           "train_examples": len(texts), "unlabeled": n_unlabeled,
                           "unlabeled_labelled_copies_dropped": n_duplicates,
+                          "labelled_rows_with_a_copy": 0 if groups is None else
+                          int((np.bincount(groups)[groups] > 1).sum()),
                           "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget, "phases": clock.phases,
                           "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
         return self
@@ -345,7 +356,8 @@ class FewLabelClassifier(LabelPredictor):
             return lambda: _head(C, seed)
         return lambda: StackedLR(widths, C, seed, folds=self.config.folds)
 
-    def _contrastive(self, texts, y, blocks, candidates, clock: "_Clock", callbacks, reembed: float = 0.0) -> dict:
+    def _contrastive(self, texts, y, blocks, candidates, clock: "_Clock", callbacks, reembed: float = 0.0,
+                     groups=None) -> dict:
         """Fine-tune the ``encoder`` view contrastively on the labels (SetFit's first stage), judged by nested
         cross-validation: each of ``contrastive_folds`` folds fine-tunes on its training part only and scores
         every (candidate with the encoder, C) on its held-out part, beside the frozen candidates on the same
@@ -377,7 +389,7 @@ class FewLabelClassifier(LabelPredictor):
         if not isinstance(lm, MaskedLM):
             out["why"] = "no BERT-family encoder (--checkpoint / encoder=) to fine-tune"
             return out
-        cfolds = _folds(y, c.contrastive_folds, c.seed)
+        cfolds = _folds(y, c.contrastive_folds, c.seed, groups)  # copies held out together, as in the views' CV
         # the fine-tunings and their scoring get CONTRASTIVE_SHARE of the time left after re-embedding the
         # labelled rows (the rest: the pool, the head); each fine-tuning's share is set when it starts, from the
         # time then left, in proportion to its training rows among those still to come (the folds', then all of

@@ -114,7 +114,8 @@ class StackedLR:
 class BlendLR:
     """Heads that each read their own columns of ``X``, pooled as a product of experts with fixed weights,
 
-    .. math::  p(y \\mid x) \\propto \\prod_p p_p(y \\mid x_p)^{w_p} = \\mathrm{softmax}\\Big(\\sum_p w_p (W_p x_p + b_p)\\Big),
+    .. math::  p(y \\mid x) \\propto \\prod_p p_p(y \\mid x_p)^{w_p}
+               = \\mathrm{softmax}\\Big(\\sum_p w_p (W_p x_p + b_p)\\Big),
 
     itself one linear softmax model over ``X`` (a column two parts read gets the weighted sum of their
     coefficients), so it saves, loads and self-trains like any other head. The recipe blends the frozen views'
