@@ -515,6 +515,7 @@ class FewLabelClassifier(LabelPredictor):
         if share(len(rows) - 1) < MIN_FINETUNE_SECONDS:
             out["why"] += (f"; but the --minutes budget left ({clock.left():.0f} s) cannot fine-tune on all labels: "
                            "not used")
+            out["use"] = "frozen"  # what the model is, whatever the folds said
             return out
         t = time.perf_counter()
         tuned = fit_contrastive(lm if last is None else last, texts, y, config(share(len(rows) - 1)),
