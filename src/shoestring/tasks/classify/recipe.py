@@ -229,6 +229,7 @@ class FewLabelClassifier(LabelPredictor):
         # copies of one text (markup aside) are held out together: a held-out row's twin in training would
         # credit memorizing it
         groups = duplicate_groups(texts)
+        copies = 0 if groups is None else int((np.bincount(groups)[groups] > 1).sum())
         folds = _folds(y, c.folds, c.seed, groups)
         self.cv_, self._held_out = {}, {}  # scores and held-out predictions per (candidate, C)
         if folds is None:
@@ -244,9 +245,8 @@ class FewLabelClassifier(LabelPredictor):
                       f"macro-F1 {self.cv_[best]['macro_f1']:.4f}")
             if skipped:
                 reason += f" ({skipped} pairs not scored: their share of the --minutes budget was spent)"
-            if groups is not None:
-                reason += (f"; the {int((np.bincount(groups)[groups] > 1).sum())} labelled rows that repeat another's "
-                           "text (markup aside) held out together")
+            if copies:
+                reason += f"; the {copies} labelled rows that repeat another's text (markup aside) held out together"
         with clock.phase("contrastive"):
             # the tuned encoder re-embeds the labelled rows afterwards: its cost is held back from the phase
             reembed = cost.get("encoder", 0.0) * len(texts)
@@ -303,8 +303,7 @@ class FewLabelClassifier(LabelPredictor):
                           "contrastive": tuned, "semi_supervised": semi, "views": names,
                           "train_examples": len(texts), "unlabeled": n_unlabeled,
                           "unlabeled_labelled_copies_dropped": n_duplicates,
-                          "labelled_rows_with_a_copy": 0 if groups is None else
-                          int((np.bincount(groups)[groups] > 1).sum()),
+                          "labelled_rows_with_a_copy": copies,
                           "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget, "phases": clock.phases,
                           "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
         return self
@@ -527,14 +526,10 @@ class FewLabelClassifier(LabelPredictor):
         out.update(used=True, model=tuned, training=training, seconds=round(time.perf_counter() - t, 2))
         return out
 
-    def _predict_fold(self, X, y, tr, va, C, widths: list[int]) -> np.ndarray:
-        """The head with this ``C`` (a stack's: per view) fitted on the rows ``tr``, predicting the rows ``va``."""
-        with _one_thread():
-            return self._head(C, widths)().fit(X[tr], y[tr]).predict(X[va])
-
     def _log_proba_fold(self, X, y, tr, va, C, widths: list[int]) -> np.ndarray:
-        """:meth:`_predict_fold`'s head's log-probabilities of every class (columns: the class codes) for the
-        rows ``va``; a class the rows ``tr`` lack gets probability 0 (log: -inf clipped)."""
+        """The head with this ``C`` (a stack's: per view) fitted on the rows ``tr``: its log-probabilities of every
+        class (columns: the class codes) for the rows ``va``; a class the rows ``tr`` lack gets probability 0
+        (log: -inf clipped). Their argmax is the head's prediction."""
         with _one_thread():
             m = self._head(C, widths)().fit(X[tr], y[tr])
             out = np.full((len(va), len(self.classes_)), np.log(1e-12))
@@ -545,7 +540,7 @@ class FewLabelClassifier(LabelPredictor):
         """Cross-validated scores, and each held-out row's prediction (-1 for rows never held out)."""
         pred, scores = np.full(len(y), -1), []
         for tr, va in folds:
-            pred[va] = self._predict_fold(X, y, tr, va, C, widths)
+            pred[va] = self._log_proba_fold(X, y, tr, va, C, widths).argmax(1)
             scores.append(accuracy_and_macro_f1(y[va], pred[va], len(self.classes_)))
         return _mean(scores), pred
 
