@@ -9,6 +9,7 @@ import shoestring
 from conftest import GROUPS, planted_docs, write_jsonl
 from shoestring.errors import InputError
 from shoestring.tasks.classify.recipe import FewLabelClassifier
+from shoestring.tasks.classify.stacking import StackedLR
 from shoestring.tasks.classify.views import TfidfView
 
 
@@ -457,3 +458,35 @@ def test_the_recipe_holds_copies_out_together_and_says_so():
     assert clf.training_["labelled_rows_with_a_copy"] == 20 and "20 labelled rows that repeat" in clf.training_["why"]
     plain = FewLabelClassifier(c_grid=[1.0], semi_supervised="off", random_state=0).fit(texts[:40], labels[:40])
     assert plain.training_["labelled_rows_with_a_copy"] == 0 and "repeat" not in plain.training_["why"]
+
+
+def test_the_stack_and_the_pool_methods_hold_copies_out_together_too(monkeypatch):
+    """The groups of copies reach the stack's own folds (the views' weights) and the pool methods'
+    cross-validation, each fit getting the groups of the rows it is given."""
+    import shoestring.tasks.classify.semisup as semisup
+    from shoestring.tasks.classify.folds import duplicate_groups
+
+    seen = {"stack": [], "pool": []}
+    fit = StackedLR.fit
+
+    def recording_fit(self, X, y, sample_weight=None, groups=None):
+        seen["stack"].append((X.shape[0], groups))
+        return fit(self, X, y, sample_weight, groups)
+
+    def fake_cv_gain(make_model, X, y, X_pool, method, **kw):
+        seen["pool"].append(kw.get("groups"))
+        return {"possible": False, "reason": "recorded"}
+
+    monkeypatch.setattr(StackedLR, "fit", recording_fit)
+    monkeypatch.setattr(semisup, "cv_gain", fake_cv_gain)
+    docs = planted_docs(40, seed=2)
+    texts = [d["text"] for d in docs] + [f"<< {d['text']} >>" for d in docs[:10]]
+    labels = [d["label"] for d in docs] + [d["label"] for d in docs[:10]]
+    pool = [d["text"] for d in planted_docs(150, seed=5)]
+    from shoestring.learners.vectors.ppmi import WordVectors
+
+    wv = WordVectors(dim=8, min_count=1).fit(texts + pool)  # a second view: the stack is a candidate
+    FewLabelClassifier(word_vectors=wv, c_grid=[1.0], random_state=0).fit(texts, labels, unlabeled=pool)
+    groups = duplicate_groups(texts)
+    assert seen["pool"] and all(np.array_equal(g, groups) for g in seen["pool"])
+    assert seen["stack"] and all(g is not None and len(g) == n for n, g in seen["stack"])

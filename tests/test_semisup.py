@@ -323,6 +323,32 @@ def test_cv_gain_with_very_few_labels(edge_task):
         cv_gain(make_model, X_l, y_l, X_u, "co_training")
 
 
+def test_cv_gain_holds_copies_out_together(edge_task):
+    """With ``groups`` no fold scores a row whose copy it trained on (here every labelled row appears twice);
+    every row is still held out once per repeat, and groups of one row each change nothing."""
+    X_l, y_l, X_u, *_ = edge_task
+    X2, y2, groups = np.vstack([X_l, X_l]), np.concatenate([y_l, y_l]), np.tile(np.arange(len(y_l)), 2)
+    seen = []
+
+    class Recorder(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            self.rows_ = {tuple(np.round(r, 6)) for r in X}
+            return super().fit(X, y, sample_weight)
+
+        def predict(self, X):
+            seen.append((self.rows_, {tuple(np.round(r, 6)) for r in X}))
+            return super().predict(X)
+
+    res = cv_gain(lambda: Recorder(max_iter=1000), X2, y2, X_u, "self_train", n_splits=3, n_repeats=2,
+                  groups=groups)
+    assert res["possible"] and len(res["folds"]) == 6 and sum(f["n_test"] for f in res["folds"]) == 2 * len(y2)
+    assert seen and all(not (train & held) for train, held in seen)  # no held-out row's copy in training
+    alone = cv_gain(make_model, X_l, y_l, X_u, "self_train", n_splits=3, groups=np.arange(len(y_l)))
+    assert alone["folds"] == cv_gain(make_model, X_l, y_l, X_u, "self_train", n_splits=3)["folds"]
+    with pytest.raises(ValueError, match="one group per labelled row"):
+        cv_gain(make_model, X_l, y_l, X_u, "self_train", groups=groups)
+
+
 def test_cv_gain_stops_when_the_folds_would_not_fit_the_time_allowed(edge_task):
     X_l, y_l, X_u, *_ = edge_task
     calls = []

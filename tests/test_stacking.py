@@ -76,6 +76,27 @@ def test_the_weights_follow_the_out_of_fold_evidence():
     assert w[0] > 0.5 and w[1] < 1e-6, w
 
 
+def test_copies_held_out_together_leave_a_memorizing_view_no_weight():
+    """Each text twice (a sentence labelled once per entity pair): the cue view knows the class from a few
+    columns (other ones in each copy), a second view has one column per text. In row-wise folds that view scores
+    every held-out copy by its twin and earns more weight than the cues; with the copies as ``groups`` both are
+    held out together, where it knows nothing, and it weighs 0. Groups of one row each are the row-wise folds."""
+    rng, n = np.random.default_rng(0), 240
+    texts = np.arange(n) // 2  # rows 2i and 2i+1 are one text
+    y = texts % 3
+    A = (rng.random((n, 300)) < 0.02).astype(float)
+    A[np.arange(n), y * 5 + rng.integers(0, 5, n)] = 1.0
+    memo = sp.csr_matrix((np.ones(n), (np.arange(n), texts)), shape=(n, n // 2))
+    X = sp.hstack([sp.csr_matrix(A), memo], format="csr")
+
+    def weights(groups=None):
+        return StackedLR([300, n // 2], [10.0, 100.0], seed=0).fit(X, y, groups=groups).weights_
+
+    rowwise, grouped = weights(), weights(texts)
+    assert rowwise[1] > rowwise[0] > 0.5 and grouped[0] > 0.5 and grouped[1] < 1e-6, (rowwise, grouped)
+    np.testing.assert_allclose(weights(np.arange(n)), rowwise)
+
+
 def test_pool_weights_solve_the_log_loss():
     """Against a brute-force search over a grid of weights, the fitted ones have no higher log-loss."""
     rng = np.random.default_rng(1)

@@ -32,7 +32,8 @@ class UsedColumnsLR:
         self.model = logistic_regression(C, seed)
         self.columns_ = None
 
-    def fit(self, X, y, sample_weight=None) -> "UsedColumnsLR":
+    def fit(self, X, y, sample_weight=None, groups=None) -> "UsedColumnsLR":
+        """``groups`` is accepted for the signature the recipe's heads share and not read: one model, no folds."""
         import scipy.sparse as sp
 
         self.n_features_in_, self.columns_ = X.shape[1], None

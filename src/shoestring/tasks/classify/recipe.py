@@ -14,7 +14,8 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    out-of-fold predictions - where one C cannot suit a sparse TF-IDF view and a dense embedding at once;
 3. **selection**: stratified ``folds``-fold cross-validation on the N labelled rows (never a test set) scores
    every (candidate, C) (rows whose texts are copies once markup is ignored are held out together:
-   :func:`~shoestring.tasks.classify.folds.duplicate_groups`); the best mean accuracy wins, macro-F1 breaking
+   :func:`~shoestring.tasks.classify.folds.duplicate_groups`, here, in the stack's own folds and in the pool
+   methods' cross-validation; not in a self-trained stack's refits); the best mean accuracy wins, macro-F1 breaking
    ties - except over the stack, which stands unless beaten by more than the paired bootstrap standard error
    (the best of many noisy scores is biased upward; the stack makes its choices inside its own fit). With very
    few labels the folds shrink to the smallest class's count; a class with a single example stays in training in
@@ -236,7 +237,7 @@ class FewLabelClassifier(LabelPredictor):
             chosen, C = "+".join(names), 10.0
             reason = "every class has a single labelled example: no cross-validation, all views with C = 10"
         else:
-            skipped = self._cross_validate_views(blocks, y, folds, candidates, clock)
+            skipped = self._cross_validate_views(blocks, y, folds, candidates, clock, groups)
             best, note = self._choose(self.cv_, self._held_out, y)
             del self._held_out  # the held-out predictions were for this choice only
             chosen, C = _parse(best)
@@ -281,14 +282,14 @@ class FewLabelClassifier(LabelPredictor):
                                [(blend[0], blend[1]), (candidates[chosen], C)])
             chosen = f"{self.BLEND_OF}{tuned['frozen_chosen']} | {chosen.replace('encoder', TUNED)}"
             C = {"frozen": blend[1], "tuned": C}
-        semi = self._semi_supervised(X, y, pool, folds, make, clock, sum(cost[v.name] for v in self.views_))
+        semi = self._semi_supervised(X, y, pool, folds, make, clock, sum(cost[v.name] for v in self.views_), groups)
         with _one_thread(), clock.phase("final fit"):
             if semi["used"]:
                 model, info = self._semi_method(semi["used"])(make, X, y, semi.pop("X_pool"))
                 semi["added"] = info.get("added")
             else:
                 semi.pop("X_pool", None)
-                model = make().fit(X, y)
+                model = make().fit(X, y, groups=groups)
         self.head_ = LinearHead.from_sklearn(model, len(self.classes_))
         # a blend's two models, each on its own columns of transform()'s features: in memory only (not saved), to
         # study what each alone would have given (bench fewshot records it)
@@ -308,7 +309,7 @@ class FewLabelClassifier(LabelPredictor):
                           "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
         return self
 
-    def _cross_validate_views(self, blocks, y, folds, candidates, clock: "_Clock") -> int:
+    def _cross_validate_views(self, blocks, y, folds, candidates, clock: "_Clock", groups=None) -> int:
         """Score every (candidate, C) into ``cv_``: all views concatenated first, then each alone, then the stack
         of the views, each with the C it is best with alone. Bounded by ``VIEW_CV_SHARE`` of the budget: once it
         is spent, the pairs not yet scored are skipped (their number is returned); at least the first candidate
@@ -328,7 +329,7 @@ class FewLabelClassifier(LabelPredictor):
                 X = _stack([blocks[i] for i in idx])
                 key = _key(cand, Cv)
                 self.cv_[key], self._held_out[key] = self._cross_validate(X, y, folds, Cv,
-                                                                          [blocks[i].shape[1] for i in idx])
+                                                                          [blocks[i].shape[1] for i in idx], groups)
         return 0
 
     def _view_Cs(self, views: list[str]) -> list[float]:
@@ -427,7 +428,7 @@ class FewLabelClassifier(LabelPredictor):
                     if cand.endswith(STACKED) and any(_parse(k)[0] == cand for k in self.cv_)}
 
         def score(key, X, tr, va, C, widths):
-            lp = self._log_proba_fold(X, y, tr, va, C, widths)
+            lp = self._log_proba_fold(X, y, tr, va, C, widths, groups)
             pred = lp.argmax(1)
             nested.setdefault(key, []).append(accuracy_and_macro_f1(y[va], pred, len(self.classes_)))
             held_out.setdefault(key, np.full(len(y), -1))[va] = pred
@@ -526,21 +527,21 @@ class FewLabelClassifier(LabelPredictor):
         out.update(used=True, model=tuned, training=training, seconds=round(time.perf_counter() - t, 2))
         return out
 
-    def _log_proba_fold(self, X, y, tr, va, C, widths: list[int]) -> np.ndarray:
+    def _log_proba_fold(self, X, y, tr, va, C, widths: list[int], groups=None) -> np.ndarray:
         """The head with this ``C`` (a stack's: per view) fitted on the rows ``tr``: its log-probabilities of every
         class (columns: the class codes) for the rows ``va``; a class the rows ``tr`` lack gets probability 0
         (log: -inf clipped). Their argmax is the head's prediction."""
         with _one_thread():
-            m = self._head(C, widths)().fit(X[tr], y[tr])
+            m = self._head(C, widths)().fit(X[tr], y[tr], groups=None if groups is None else groups[tr])
             out = np.full((len(va), len(self.classes_)), np.log(1e-12))
             out[:, np.asarray(m.classes_)] = np.log(np.clip(m.predict_proba(X[va]), 1e-12, None))
         return out
 
-    def _cross_validate(self, X, y, folds, C, widths: list[int]) -> tuple[dict, np.ndarray]:
+    def _cross_validate(self, X, y, folds, C, widths: list[int], groups=None) -> tuple[dict, np.ndarray]:
         """Cross-validated scores, and each held-out row's prediction (-1 for rows never held out)."""
         pred, scores = np.full(len(y), -1), []
         for tr, va in folds:
-            pred[va] = self._log_proba_fold(X, y, tr, va, C, widths).argmax(1)
+            pred[va] = self._log_proba_fold(X, y, tr, va, C, widths, groups).argmax(1)
             scores.append(accuracy_and_macro_f1(y[va], pred[va], len(self.classes_)))
         return _mean(scores), pred
 
@@ -574,7 +575,8 @@ class FewLabelClassifier(LabelPredictor):
         fn = {"self_train": semisup.self_train, "label_spread": semisup.spread_and_fit}[name]
         return functools.partial(fn, threshold=self.config.threshold, random_state=self.config.seed)
 
-    def _semi_supervised(self, X, y, pool, folds, make, clock: "_Clock", seconds_per_text: float) -> dict:
+    def _semi_supervised(self, X, y, pool, folds, make, clock: "_Clock", seconds_per_text: float,
+                         groups=None) -> dict:
         """Which use of the pool to keep (``used``: a method's name, or False), and why. The pool (already a
         seeded sample of at most ``max_pool`` texts) is cut further when embedding it would take more than a
         quarter of the budget left (at the cost per text measured on the labelled rows). Judging the methods
@@ -612,7 +614,7 @@ class FewLabelClassifier(LabelPredictor):
                 # this method's share of what is left, keeping back one fold's worth per method for the final fit
                 budget = None if clock.budget is None else clock.left() * 0.85 / (len(methods) - i)
                 g = cv_gain(make, X, y, out["X_pool"], self._semi_method(name),
-                            n_splits=len(folds), random_state=c.seed, max_seconds=budget)
+                            n_splits=len(folds), random_state=c.seed, max_seconds=budget, groups=groups)
                 if g.get("possible"):
                     gains = [f["semi"]["accuracy"] - f["supervised"]["accuracy"] for f in g["folds"]]
                     out["cv"][name] = {"gain_accuracy": g["gain"]["accuracy"], "gain_macro_f1": g["gain"]["macro_f1"],

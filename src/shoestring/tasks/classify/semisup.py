@@ -346,7 +346,7 @@ def _scores(y_true, y_pred, n_classes: int, scored) -> dict:
 
 
 def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: int = 1,
-            random_state: int = 0, max_seconds: float | None = None) -> dict:
+            random_state: int = 0, max_seconds: float | None = None, groups=None) -> dict:
     """Does ``method`` beat the supervised-only model here? Stratified cross-validation on the labelled rows.
 
     ``method`` is ``"self_train"`` (:func:`self_train`), ``"label_spread"`` (:func:`spread_and_fit`), or any
@@ -365,7 +365,10 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
     each of them. A class with a single example cannot be held out without vanishing from training, so its
     row stays in training in every fold (listed in ``kept_in_training``) and is never scored. When no class
     has two examples (one label per class), or ``y_l`` has one class, no CV is possible and the result is
-    ``{"possible": False, "reason": ...}``.
+    ``{"possible": False, "reason": ...}``. With ``groups`` (one id per labelled row, e.g.
+    :func:`~shoestring.tasks.classify.folds.duplicate_groups`) the rows of one group are held out together, as in
+    :func:`~shoestring.tasks.classify.folds.stratified_folds` (repeat ``r`` shuffled with ``random_state + r``):
+    a held-out row whose copy is in training would be scored by memory.
 
     Returns ``{"possible": True, "method", "n_splits", "n_repeats", "kept_in_training", "supervised":
     {accuracy, macro_f1}, "semi": {...}, "gain": {...}, "gain_se": {...}, "helps": gain["macro_f1"] > 0,
@@ -415,15 +418,25 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
     in_cv = np.isin(y_l, classes[multi])
     cv_rows, fixed_rows = np.flatnonzero(in_cv), np.flatnonzero(~in_cv)
     folds, held_out = [], []
-    splitter = RepeatedStratifiedKFold(n_splits=s, n_repeats=max(1, int(n_repeats)), random_state=random_state)
     total, t0 = s * max(1, int(n_repeats)), time.perf_counter()
     if max_seconds is not None and max_seconds <= 0:
         return {"possible": False, "method": name, "seconds": 0.0, "reason": "no time left for it"}
-    splits = list(splitter.split(np.zeros(len(cv_rows)), y_l[cv_rows]))
+    if groups is None:
+        splitter = RepeatedStratifiedKFold(n_splits=s, n_repeats=max(1, int(n_repeats)), random_state=random_state)
+        splits = [(np.concatenate([cv_rows[tr], fixed_rows]), cv_rows[te])
+                  for tr, te in splitter.split(np.zeros(len(cv_rows)), y_l[cv_rows])]
+    else:
+        from shoestring.tasks.classify.folds import stratified_folds
+
+        codes, groups = np.searchsorted(classes, y_l), np.asarray(groups)
+        if len(groups) != len(y_l):
+            raise ValueError(f"one group per labelled row: {len(y_l)} rows, {len(groups)} groups")
+        splits = [fold for r in range(max(1, int(n_repeats)))
+                  for fold in stratified_folds(codes, s, random_state + r, groups)]
     if max_seconds is not None and X_u.shape[0] > CALIBRATION_ROWS:
         # a first fold on the whole pool can by itself take longer than allowed, and the check below needs one
         # finished fold: time the method on a sample of the pool first and extrapolate (linearly in the rows)
-        train = np.concatenate([cv_rows[splits[0][0]], fixed_rows])
+        train = splits[0][0]
         sample = np.random.default_rng(random_state).choice(X_u.shape[0], CALIBRATION_ROWS, replace=False)
         t = time.perf_counter()
         make_model().fit(X_l[train], y_l[train])
@@ -435,13 +448,12 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
                     "reason": f"{total} folds would take ~{per_fold * total:.0f} s (from a {small:.1f} s fit on "
                               f"{CALIBRATION_ROWS} of the {X_u.shape[0]} pool rows), over the {max_seconds:.1f} s "
                               "allowed"}
-    for tr, te in splits:
+    for train, test in splits:
         spent = time.perf_counter() - t0
         if max_seconds is not None and folds and spent + spent / len(folds) * (total - len(folds)) > max_seconds:
             return {"possible": False, "method": name, "seconds": round(spent, 2),
                     "reason": f"{total} folds would take ~{spent / len(folds) * total:.0f} s, over the "
                               f"{max_seconds:.1f} s allowed"}
-        train, test = np.concatenate([cv_rows[tr], fixed_rows]), cv_rows[te]
         X_tr, y_tr, X_te, y_te = X_l[train], y_l[train], X_l[test], y_l[test]
         sup = make_model().fit(X_tr, y_tr)
         semi = fn(make_model, X_tr, y_tr, X_u, **kwargs)

@@ -78,13 +78,15 @@ class StackedLR:
             out.append(B)
         return out
 
-    def fit(self, X, y, sample_weight=None) -> "StackedLR":
+    def fit(self, X, y, sample_weight=None, groups=None) -> "StackedLR":
+        """``groups`` (one id per row, e.g. :func:`~shoestring.tasks.classify.folds.duplicate_groups`): rows of
+        one group are held out together in the folds the views' weights are learned from."""
         X = X.tocsr() if hasattr(X, "tocsr") else np.asarray(X)
         self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
         K = len(self.classes_)
         blocks = self._blocks(X)
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        folds = stratified_folds(codes, self.folds, self.seed)
+        folds = stratified_folds(codes, self.folds, self.seed, None if groups is None else np.asarray(groups))
         if folds is None or len(blocks) == 1:
             self.weights_ = np.ones(len(blocks))
         else:
@@ -127,12 +129,13 @@ class BlendLR:
             raise ValueError(f"one weight per part: {len(parts)} parts, {len(weights)} weights")
         self.parts, self.weights = [(np.asarray(cols), make) for cols, make in parts], list(weights)
 
-    def fit(self, X, y, sample_weight=None) -> "BlendLR":
+    def fit(self, X, y, sample_weight=None, groups=None) -> "BlendLR":
+        """``groups``: passed on to the parts (a stack's folds hold each group out together)."""
         X = X.tocsr() if hasattr(X, "tocsr") else np.asarray(X)
         self.classes_ = np.unique(np.asarray(y))
         self.coef_, self.intercept_, self.models_ = None, 0.0, []
         for (cols, make), w in zip(self.parts, self.weights):
-            m = make().fit(X[:, cols], y, sample_weight)
+            m = make().fit(X[:, cols], y, sample_weight, groups=groups)
             self.models_.append(m)
             if self.coef_ is None:
                 self.coef_ = np.zeros((np.asarray(m.coef_).shape[0], X.shape[1]))
