@@ -15,8 +15,9 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
 3. **selection**: stratified ``folds``-fold cross-validation on the N labelled rows (never a test set) scores
    every (candidate, C) (rows whose texts are copies once markup is ignored are held out together:
    :func:`~shoestring.tasks.classify.folds.duplicate_groups`, here, in the stack's own folds and in the pool
-   methods' cross-validation; not in a self-trained stack's refits); the best mean accuracy wins, macro-F1 breaking
-   ties - except over the stack, which stands unless beaten by more than the paired bootstrap standard error
+   methods' folds; a stack fitted inside a pool method keeps row-wise inner folds); the best mean accuracy wins,
+   macro-F1 breaking ties - except over the stack, which stands unless beaten by more than the paired bootstrap
+   standard error
    (the best of many noisy scores is biased upward; the stack makes its choices inside its own fit). With very
    few labels the folds shrink to the smallest class's count; a class with a single example stays in training in
    every fold; with one example per class no CV is possible and all views with C = 10 are used, which the
