@@ -17,11 +17,10 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    :func:`~shoestring.tasks.classify.folds.duplicate_groups`, here, in the stack's own folds and in the pool
    methods' folds; a stack fitted inside a pool method keeps row-wise inner folds); the best mean accuracy wins,
    macro-F1 breaking ties - except over the stack, which stands unless beaten by more than the paired bootstrap
-   standard error
-   (the best of many noisy scores is biased upward; the stack makes its choices inside its own fit). With very
-   few labels the folds shrink to the smallest class's count; a class with a single example stays in training in
-   every fold; with one example per class no CV is possible and all views with C = 10 are used, which the
-   training record says;
+   standard error (the best of many noisy scores is biased upward; the stack makes its choices inside its own
+   fit). With very few labels the folds shrink to the smallest class's count; a class with a single example stays
+   in training in every fold; with one example per class no CV is possible and all views with C = 10 are used,
+   which the training record says;
 4. **contrastive fine-tuning** (``contrastive``, :mod:`~shoestring.learners.contrastive.labels`): the
    ``encoder`` view's BERT is fine-tuned on the labels SetFit-style (same class together, others apart), judged
    by nested cross-validation - each fold fine-tunes on its own training rows, so its held-out rows stay
