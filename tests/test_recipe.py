@@ -450,10 +450,16 @@ def test_copies_of_a_text_are_held_out_together():
         assert set(one_group_class[tr]) == {0, 1}
 
 
-def test_the_recipe_holds_copies_out_together_and_says_so():
+def _texts_with_copies():
+    """40 planted texts, the first 10 again inside markup (copies once markup is ignored): 20 rows with a copy."""
     docs = planted_docs(40, seed=2)
     texts = [d["text"] for d in docs] + [f"<< {d['text']} >>" for d in docs[:10]]
     labels = [d["label"] for d in docs] + [d["label"] for d in docs[:10]]
+    return texts, labels
+
+
+def test_the_recipe_holds_copies_out_together_and_says_so():
+    texts, labels = _texts_with_copies()
     clf = FewLabelClassifier(c_grid=[1.0], semi_supervised="off", random_state=0).fit(texts, labels)
     assert clf.training_["labelled_rows_with_a_copy"] == 20 and "20 labelled rows that repeat" in clf.training_["why"]
     plain = FewLabelClassifier(c_grid=[1.0], semi_supervised="off", random_state=0).fit(texts[:40], labels[:40])
@@ -464,6 +470,7 @@ def test_the_stack_and_the_pool_methods_hold_copies_out_together_too(monkeypatch
     """The groups of copies reach the stack's own folds (the views' weights) and the pool methods'
     cross-validation, each fit getting the groups of the rows it is given."""
     import shoestring.tasks.classify.semisup as semisup
+    from shoestring.learners.vectors.ppmi import WordVectors
     from shoestring.tasks.classify.folds import duplicate_groups
 
     seen = {"stack": [], "pool": []}
@@ -479,12 +486,8 @@ def test_the_stack_and_the_pool_methods_hold_copies_out_together_too(monkeypatch
 
     monkeypatch.setattr(StackedLR, "fit", recording_fit)
     monkeypatch.setattr(semisup, "cv_gain", fake_cv_gain)
-    docs = planted_docs(40, seed=2)
-    texts = [d["text"] for d in docs] + [f"<< {d['text']} >>" for d in docs[:10]]
-    labels = [d["label"] for d in docs] + [d["label"] for d in docs[:10]]
+    texts, labels = _texts_with_copies()
     pool = [d["text"] for d in planted_docs(150, seed=5)]
-    from shoestring.learners.vectors.ppmi import WordVectors
-
     wv = WordVectors(dim=8, min_count=1).fit(texts + pool)  # a second view: the stack is a candidate
     FewLabelClassifier(word_vectors=wv, c_grid=[1.0], random_state=0).fit(texts, labels, unlabeled=pool)
     groups = duplicate_groups(texts)
