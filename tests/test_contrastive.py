@@ -72,8 +72,14 @@ def test_contrastive_fine_tuning_pulls_planted_classes_apart(tiny_lm):
     assert len(losses) == 8 and losses[-1] < losses[0]
     for k, v in tiny_lm.model_.state_dict().items():  # the pre-trained model itself is untouched
         torch.testing.assert_close(v, before[k], rtol=0, atol=0)
-    again = fit_contrastive(tiny_lm, [d["text"] for d in train], [d["label"] for d in train], cfg)
+    # a snapshot half-way (a point on the learning curve) leaves the run itself as it was
+    again = fit_contrastive(tiny_lm, [d["text"] for d in train], [d["label"] for d in train], cfg, snapshot_at=0.5)
     np.testing.assert_array_equal(again.transform(["guitar violin"]), tuned.transform(["guitar violin"]))
+    half = again.snapshot_
+    assert again.training_["snapshot_step"] == half.training_["steps"] == 20 and again.training_["steps"] == 40
+    assert half.snapshot_ is None and tuned.snapshot_ is None  # none asked for
+    # half-way, it has pulled the classes part of the way apart: not the start, not the end
+    assert _separation(tiny_lm, held_out) + 0.1 < _separation(half, held_out) < _separation(tuned, held_out)
 
 
 def test_cosine_pair_loss_matches_a_hand_computation():
@@ -160,11 +166,19 @@ def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_
     probe = [d["text"] for d in planted_docs(12, seed=8)]
     np.testing.assert_allclose(loaded.predict_proba(probe), clf.predict_proba(probe), rtol=1e-5, atol=1e-6)
     assert loaded.training_["contrastive"]["used"]
+    assert "curve" not in t  # "on" uses it whatever the folds say: no learning curve to judge by
     auto = FewLabelClassifier(**kw).fit(texts, labels)
     a = auto.training_["contrastive"]
+    # the learning curve: each fold's encoder scored half-way too; a change beyond its noise counted once more
+    k = a["curve"]
+    assert set(a["cv"]) == {f"{tag}: encoder C={c}" for tag in ("tuned", "half", "frozen") for c in (1, 10)}
+    assert len(k["steps"]) == 2 and all(0 < h < n for h, n in k["steps"]), k["steps"]
+    for m in ("accuracy", "macro_f1"):
+        assert k[f"counted_{m}"] == (k[f"trend_{m}"] if abs(k[f"trend_{m}"]) > k[f"trend_{m}_se"] else 0.0)
+        assert a[f"gain_{m}_judged"] == pytest.approx(a[f"gain_{m}"] + k[f"counted_{m}"])
     # alone where it gains beyond the noise, dropped where it loses beyond it, blended where the folds cannot tell
-    helps = a["gain_accuracy"] > a["gain_accuracy_se"] and a["gain_macro_f1"] >= -a["gain_macro_f1_se"]
-    hurts = a["gain_accuracy"] < -a["gain_accuracy_se"] or a["gain_macro_f1"] < -a["gain_macro_f1_se"]
+    helps = a["gain_accuracy_judged"] > a["gain_accuracy_se"] and a["gain_macro_f1_judged"] >= -a["gain_macro_f1_se"]
+    hurts = a["gain_accuracy_judged"] < -a["gain_accuracy_se"] or a["gain_macro_f1_judged"] < -a["gain_macro_f1_se"]
     assert a["why"].startswith("2-fold nested cross-validation") and a["used"] == (not hurts or helps)
     assert a["use"] == ("tuned" if helps else "frozen" if hurts else "blend") and t["use"] == "tuned"
     assert 0 <= a["gain_macro_f1_se"] < 1 and "standard error" in a["why"]
@@ -184,7 +198,53 @@ def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_
     assert on["contrastive_gain_cv"] == t["gain_accuracy"] and on["chosen"] == clf.training_["chosen"]
     assert on["contrastive_gain_cv_macro_f1_se"] == t["gain_macro_f1_se"] and on["contrastive_gain_cv_se"] >= 0
     assert on["budget_seconds"] == clf.training_["budget_seconds"] == 600.0  # the default 10 minutes
-    assert (off["contrastive_training"] is None) == (not a["used"])
+    assert (off["contrastive_training"] is None) == (not a["used"]) and off["contrastive_curve"] == k
+
+
+@pytest.mark.parametrize("counted, use", [(0.0, "blend"), (0.02, "tuned"), (-0.02, "frozen")])
+def test_the_learning_curve_moves_the_verdict_beyond_its_noise(tiny_lm, monkeypatch, counted, use):
+    """With every nested gain within its standard error (blended), a change from half to all of the folds'
+    steps that is counted (beyond its own noise) is added to the judged gains: still rising, the tuned encoder
+    (whose final fine-tuning gets more steps) is used alone; falling, it is dropped; flat, the blend stands.
+    The verdict says so."""
+    import shoestring.tasks.classify.recipe as recipe_mod
+
+    monkeypatch.setattr(recipe_mod, "paired_gain_se", lambda *a, **k: (0.01, 0.01))
+    monkeypatch.setattr(recipe_mod.FewLabelClassifier, "_curve", lambda self, *a: {
+        "steps": [[1, 2]], "trend_accuracy": counted, "trend_accuracy_se": 0.01, "trend_macro_f1": counted,
+        "trend_macro_f1_se": 0.01, "counted_accuracy": counted, "counted_macro_f1": counted})
+    monkeypatch.setattr(recipe_mod, "_mean", lambda folds: {"accuracy": 0.5, "macro_f1": 0.5, "folds": len(folds)})
+    docs = planted_docs(24, seed=7, noise=0.3)
+    clf = FewLabelClassifier(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0],
+                             contrastive_epochs=1, random_state=0).fit([d["text"] for d in docs],
+                                                                       [d["label"] for d in docs])
+    c = clf.training_["contrastive"]
+    assert c["use"] == use and c["gain_accuracy"] == 0.0 and c["gain_accuracy_judged"] == counted
+    assert ("counted once more" in c["why"]) == (counted != 0.0) and "from half to all of their steps" in c["why"]
+    off = FewLabelClassifier(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0], contrastive_epochs=1,
+                             contrastive_curve=False, random_state=0).fit([d["text"] for d in docs],
+                                                                          [d["label"] for d in docs])
+    assert off.training_["contrastive"]["use"] == "blend" and "curve" not in off.training_["contrastive"]
+
+
+def test_the_learning_curve_counts_a_change_beyond_its_standard_error():
+    """``_curve`` on planted predictions: half-way the model is right on 60 of 100 rows, at the end on 90 (the
+    30 it gained, none lost): +30 points, far beyond the paired bootstrap's noise, counted; two rows gained and
+    one lost is within it, counted as 0."""
+    clf = FewLabelClassifier(random_state=0)
+    clf.classes_ = ["a", "b"]
+    y = np.tile([0, 1], 50)
+    full = np.where(np.arange(100) < 90, y, 1 - y)
+    half = np.where(np.arange(100) < 60, y, 1 - y)
+    k = clf._curve(y, full, half, np.arange(2), [(5, 10), (5, 11)])
+    assert k["trend_accuracy"] == pytest.approx(0.3) and 0 < k["trend_accuracy_se"] < 0.1
+    assert k["counted_accuracy"] == k["trend_accuracy"] and k["counted_macro_f1"] == k["trend_macro_f1"] > 0.2
+    assert k["steps"] == [[5, 10], [5, 11]]
+    full, half = np.where(np.arange(100) < 90, y, 1 - y), np.where(np.arange(100) < 88, y, 1 - y)
+    full[0] = 1 - y[0]  # rows 88 and 89 gained, row 0 lost
+    small = clf._curve(y, full, half, np.arange(2), [])
+    assert small["trend_accuracy"] == pytest.approx(0.01) and small["trend_accuracy_se"] > 0.012
+    assert small["counted_accuracy"] == 0.0
 
 
 def test_within_the_noise_the_tuned_and_frozen_models_are_blended(tiny_lm, tmp_path, monkeypatch):
@@ -272,11 +332,11 @@ def test_a_fold_that_overruns_shrinks_the_later_shares(tiny_lm, monkeypatch):
     real = labels_mod.fit_contrastive
     given = []
 
-    def fake(lm, texts, y, config, callbacks=None):
+    def fake(lm, texts, y, config, callbacks=None, **kw):
         given.append(config.minutes * 60)
         if len(given) == 1:
             _time.sleep(config.minutes * 60 * 1.6)  # the first fold overruns its share by 60%
-        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks)
+        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks, **kw)
 
     monkeypatch.setattr(labels_mod, "fit_contrastive", fake)
     monkeypatch.setattr(recipe_mod, "MIN_FINETUNE_SECONDS", 1.0)  # a small budget keeps the test short
@@ -306,8 +366,8 @@ def test_the_final_fine_tuning_continues_the_last_folds_encoder(tiny_lm, monkeyp
     real = labels_mod.fit_contrastive
     calls = []
 
-    def spy(lm, texts, y, config, callbacks=None):
-        tuned = real(lm, texts, y, config, callbacks=callbacks)
+    def spy(lm, texts, y, config, callbacks=None, **kw):
+        tuned = real(lm, texts, y, config, callbacks=callbacks, **kw)
         calls.append((lm, tuned, len(texts)))
         return tuned
 
@@ -340,9 +400,9 @@ def test_macro_f1_is_judged_on_the_classes_each_nested_fine_tuning_saw_a_pair_of
 
     real, given = labels_mod.fit_contrastive, []
 
-    def spy(lm, texts, y, config, callbacks=None):
+    def spy(lm, texts, y, config, callbacks=None, **kw):
         given.append(config.minutes)
-        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks)
+        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks, **kw)
 
     monkeypatch.setattr(labels_mod, "fit_contrastive", spy)
     docs = planted_docs(40, seed=7, noise=0.3)  # five classes of eight

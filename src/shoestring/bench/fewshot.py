@@ -300,7 +300,8 @@ def recipe_record(training: dict, cv: dict | None = None) -> dict:
     """What a benchmark run keeps of a fitted recipe's ``training_``: what it chose, whether contrastive
     fine-tuning and the pool were used and by what cross-validated gain, and the final fine-tuning's epochs,
     steps and seconds (how much of it the ``--minutes`` budget allowed) and the fold's fine-tuning it continued
-    (``warm_start``); the pool methods' cross-validated gains
+    (``warm_start``); the tuned encoders' learning curve in the nested folds (``contrastive_curve``: the change
+    from half to all of their steps, and what of it was counted); the pool methods' cross-validated gains
     (``pool_cv``), and with ``cv`` (the recipe's ``cv_``) each frozen candidate's best cross-validated accuracy
     over the C grid (``views_cv``): what a choice was made between, to study how noisy it is."""
     from shoestring.tasks.classify.recipe import _best, _parse
@@ -320,6 +321,7 @@ def recipe_record(training: dict, cv: dict | None = None) -> dict:
             "contrastive_gain_cv_macro_f1": tuned.get("gain_macro_f1"),
             "contrastive_gain_cv_se": tuned.get("gain_accuracy_se"),
             "contrastive_gain_cv_macro_f1_se": tuned.get("gain_macro_f1_se"),
+            "contrastive_curve": tuned.get("curve"),
             "contrastive_training": {k: final[k] for k in ("epochs", "steps", "seconds", "stop_reason", "warm_start")
                                      if k in final} if final else None,
             "contrastive_planned_seconds": tuned.get("planned_seconds"),

@@ -37,7 +37,10 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    encoder fine-tuned on half the labels for fewer steps than the final one gets; the blend's expected accuracy
    is at least the coin toss's, and its nested cross-validated scores are in the record. The final fine-tuning,
    on all labels, continues the last fold's encoder (``contrastive_warm_start``), so it is never shorter than
-   the ones judged;
+   the ones judged. How much the judged encoders fall short of it is read off their learning curve
+   (``contrastive_curve``): each fold's encoder is scored half-way through its fine-tuning too, and a change of
+   the tuned best's held-out accuracy or macro-F1 from there to the end beyond its standard error is added once
+   more to the judged gains - the final fine-tuning doubles the steps again (:meth:`FewLabelClassifier._curve`);
 5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
    are taken out of it, so that no held-out row is ever in it): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
@@ -438,17 +441,25 @@ class FewLabelClassifier(LabelPredictor):
             out["why"] = "every class has a single labelled example: nothing to cross-validate it by, not used"
             return out
         last = None  # the last fold's tuned encoder, which the final fine-tuning continues (warm start)
+        curve = c.contrastive_curve and c.contrastive == "auto"
+        steps = []  # each fold's (half-way step, last step), with the curve
         for f, (tr, va) in enumerate(cfolds or []):
             if share(f) < MIN_FINETUNE_SECONDS:
                 out["why"] = (f"the --minutes budget ran out after {f} of {len(cfolds)} nested cross-validation "
                               "folds: not used")
                 return out
-            tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks)
+            tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks,
+                                    snapshot_at=0.5 if curve else None)
             t_score = time.perf_counter()
-            E = EmbeddingView(tuned, "encoder", cache=False).transform(texts)
+            views = [("tuned", with_enc, EmbeddingView(tuned, "encoder", cache=False).transform(texts))]
+            if curve and tuned.snapshot_ is not None:  # the same fine-tuning half-way: a point on its learning curve
+                views.append(("half", with_enc,
+                              EmbeddingView(tuned.snapshot_, "encoder", cache=False).transform(texts)))
+                steps.append((tuned.training_["snapshot_step"], tuned.training_["steps"]))
+            tuned.snapshot_ = None
             last = tuned if c.contrastive_warm_start else None
             del tuned
-            for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
+            for tag, cands, swap in views + [("frozen", candidates, None)]:
                 for cand, idx in cands.items():
                     stacked = cand.endswith(STACKED)
                     if stacked and cand not in stack_Cs:
@@ -485,11 +496,17 @@ class FewLabelClassifier(LabelPredictor):
             # used alone where it gains accuracy beyond its noise without losing macro-F1 beyond its noise (a rare
             # class's one or two held-out examples swing macro-F1 by points: a loss within one standard error is
             # not a trade); dropped where it loses either beyond its noise; where the folds cannot tell the two
-            # apart, both are used, blended (see the module docstring)
-            helps = (out["gain_accuracy"] > out["gain_accuracy_se"]
-                     and out["gain_macro_f1"] >= -out["gain_macro_f1_se"])
-            hurts = (out["gain_accuracy"] < -out["gain_accuracy_se"]
-                     or out["gain_macro_f1"] < -out["gain_macro_f1_se"])
+            # apart, both are used, blended (see the module docstring). With the curve, the gains judged are the
+            # nested ones plus the change from half to all of the folds' steps where it is beyond its noise
+            gain, gain_f1 = out["gain_accuracy"], out["gain_macro_f1"]
+            half = "half: " + bt[len("tuned: "):]
+            if curve and half in held_out and (held_out[half][scored] >= 0).all():
+                out["curve"] = self._curve(y[scored], pt, held_out[half][scored], judged, steps)
+                gain += out["curve"]["counted_accuracy"]
+                gain_f1 += out["curve"]["counted_macro_f1"]
+                out["gain_accuracy_judged"], out["gain_macro_f1_judged"] = gain, gain_f1
+            helps = gain > out["gain_accuracy_se"] and gain_f1 >= -out["gain_macro_f1_se"]
+            hurts = gain < -out["gain_accuracy_se"] or gain_f1 < -out["gain_macro_f1_se"]
             out["use"] = "tuned" if helps or c.contrastive == "on" else "frozen" if hurts else "blend"
             verdict = (f"{len(cfolds)}-fold nested cross-validation on the labels: the tuned encoder's best "
                        f"({bt[7:]}) {100 * st['accuracy']:.1f} / macro-F1 {100 * st['macro_f1']:.1f} against the "
@@ -500,6 +517,14 @@ class FewLabelClassifier(LabelPredictor):
                        + "".join(f"; {side}: {note}" for side, note in (("tuned", note_t), ("frozen", note_f)) if note))
             verdict += (f"; the two blended {100 * out['blend_cv']['accuracy']:.1f} / "
                         f"{100 * out['blend_cv']['macro_f1']:.1f}")
+            if "curve" in out:
+                k = out["curve"]
+                verdict += (f"; from half to all of their steps the tuned encoders' best went "
+                            f"{100 * k['trend_accuracy']:+.1f} / {100 * k['trend_macro_f1']:+.1f} (standard errors "
+                            f"{100 * k['trend_accuracy_se']:.1f} / {100 * k['trend_macro_f1_se']:.1f})"
+                            + ("" if not (k["counted_accuracy"] or k["counted_macro_f1"]) else
+                               ", counted once more for the final fine-tuning's steps: judged gain "
+                               f"{100 * gain:+.1f} / {100 * gain_f1:+.1f}"))
             if out["use"] == "frozen":
                 out["why"] = verdict + ": not used"
                 return out
@@ -526,6 +551,25 @@ class FewLabelClassifier(LabelPredictor):
                                       "steps": last.training_["steps"], "seconds": last.training_["seconds"]}
         out.update(used=True, model=tuned, training=training, seconds=round(time.perf_counter() - t, 2))
         return out
+
+    def _curve(self, y, full, half, classes, steps: list) -> dict:
+        """The tuned encoder's learning curve in the nested folds: the change in held-out accuracy and macro-F1
+        (over ``classes``) of the tuned best model from its encoders half-way through their fine-tunings
+        (predictions ``half``) to their last step (``full``), with the paired bootstrap standard errors. A change
+        beyond its standard error is *counted*: the final fine-tuning runs about twice a fold's steps (its
+        share of the phase is in proportion to its rows, twice a fold's; with the warm start it continues the
+        last fold's encoder, three times a fold's steps in all), a doubling at least like the one from half to
+        all, and a learning curve linear in the log of the steps - the usual shape - gains about as much again.
+        Within the noise it counts 0: the nested gain stands as measured. ``steps``: each fold's (half-way step,
+        last step)."""
+        n = len(self.classes_)
+        trend = float(np.mean(full == y) - np.mean(half == y))
+        trend_f1 = macro_f1(y, full, n, classes) - macro_f1(y, half, n, classes)
+        se, se_f1 = paired_gain_se(y, full, half, n, self.config.seed, classes)
+        return {"steps": [list(s) for s in steps], "trend_accuracy": trend, "trend_accuracy_se": se,
+                "trend_macro_f1": trend_f1, "trend_macro_f1_se": se_f1,
+                "counted_accuracy": trend if abs(trend) > se else 0.0,
+                "counted_macro_f1": trend_f1 if abs(trend_f1) > se_f1 else 0.0}
 
     def _log_proba_fold(self, X, y, tr, va, C, widths: list[int], groups=None) -> np.ndarray:
         """The head with this ``C`` (a stack's: per view) fitted on the rows ``tr``: its log-probabilities of every
