@@ -42,3 +42,24 @@ def test_macro_f1_over_a_fixed_list_of_classes_ignores_what_the_models_predict_e
     assert macro_f1(y, stray, 3, [0, 1]) == pytest.approx(f1_score(y, stray, labels=[0, 1], average="macro"))
     assert macro_f1(y, stray, 3, [0, 1]) > f1_score(y, stray, average="macro")  # (2/3 + 1 + 0) / 3 there
     assert accuracy_and_macro_f1(y, stray, 3, [0, 1]) == (0.75, macro_f1(y, stray, 3, [0, 1]))
+
+
+def test_the_noise_of_a_gains_growth_cancels_what_the_settings_share():
+    """contrast_se with weights [1, -1, -1, 1]: the standard error of (a2 - b2) - (a1 - b1), by one bootstrap
+    over the rows. Two settings that make the same predictions have no growth and no noise; a growth made by a
+    few rows has the noise of those rows only - the rows all four models get right or wrong together add none,
+    where a naive sum of two independent gains' errors would count them - and the gain's own standard error is
+    the two-model case of the same bootstrap."""
+    from shoestring.evaluation.metrics import contrast_se
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    a = np.where(rng.random(400) < 0.8, y, 1 - y)  # right on about 80%
+    b = np.where(rng.random(400) < 0.7, y, 1 - y)
+    assert contrast_se(y, [a, b, a, b], [1, -1, -1, 1], 2, seed=0) == (0.0, 0.0)
+    a[:6] = 1 - y[:6]
+    a2 = a.copy()
+    a2[:6] = y[:6]  # the second setting's first model gets six more rows right
+    se, _ = contrast_se(y, [a2, b, a, b], [1, -1, -1, 1], 2, seed=0)
+    assert 0 < se < 0.01 < paired_gain_se(y, a, b, 2, seed=0)[0]
+    assert paired_gain_se(y, a, b, 2, seed=0) == contrast_se(y, [a, b], [1, -1], 2, seed=0)

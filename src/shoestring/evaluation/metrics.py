@@ -71,8 +71,18 @@ def paired_gain_se(y, pred_a, pred_b, n_classes: int, seed: int, classes=None,
     of ``pred_b`` on the rows ``y``, by a paired bootstrap over the rows (both models scored on the same
     resample). Macro-F1 weighs a class with two held-out examples as much as one with two hundred: one such
     example more or less moves it by several points, which is the noise this measures."""
+    return contrast_se(y, [pred_a, pred_b], [1, -1], n_classes, seed, classes, resamples)
+
+
+def contrast_se(y, preds: list, weights: list[float], n_classes: int, seed: int, classes=None,
+                resamples: int = 200) -> tuple[float, float]:
+    """Standard errors of sum_j w_j score(pred_j) for the accuracy and the macro-F1 (over ``classes``) of the
+    predictions ``preds`` of the rows ``y``, weighted by ``weights``, by a paired bootstrap over the rows (every
+    model scored on the same resample): ``[a, b], [1, -1]`` is a gain; ``[a2, b2, a1, b1], [1, -1, -1, 1]`` how
+    much a gain grew from one setting to another."""
     rng = np.random.default_rng(seed)
-    diffs = np.array([(np.mean(y[i] == pred_a[i]) - np.mean(y[i] == pred_b[i]),
-                       macro_f1(y[i], pred_a[i], n_classes, classes) - macro_f1(y[i], pred_b[i], n_classes, classes))
+    w = np.asarray(weights, dtype=float)
+    diffs = np.array([(w @ [np.mean(y[i] == p[i]) for p in preds],
+                       w @ [macro_f1(y[i], p[i], n_classes, classes) for p in preds])
                       for i in rng.integers(0, len(y), size=(resamples, len(y)))])
     return float(np.std(diffs[:, 0], ddof=1)), float(np.std(diffs[:, 1], ddof=1))

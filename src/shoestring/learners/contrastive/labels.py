@@ -34,7 +34,6 @@ import numpy as np
 
 from shoestring.learners.contrastive.config import ContrastiveConfig
 from shoestring.learners.contrastive.learner import ContrastiveLearner
-from shoestring.training.callbacks import Callback
 
 
 def _top_layers_module(lm, start: int):
@@ -131,31 +130,10 @@ class LabelContrastLearner(ContrastiveLearner):
         return cosine_pairs(z, groups) if self.config.loss == "cosine" else super().contrast(z, groups)
 
 
-class _Snapshot(Callback):
-    """A training-loop callback that keeps a copy of ``module`` after the first step by which the fraction
-    ``at`` of the run is done - of its steps (``max_epochs``) or of its time budget, whichever is further: a
-    point on the run's learning curve. The copy is the run as it was then, mid-schedule (the learning rate not
-    yet decayed), not what a run stopped there by design would have given."""
-
-    def __init__(self, module, at: float):
-        self.module, self.at = module, at
-        self.copy, self.step = None, None
-
-    def on_step_end(self, state, loss) -> None:
-        done = state.step / max(state.steps_per_epoch * state.max_epochs, 1)
-        if state.budget:
-            done = max(done, state.elapsed / state.budget)
-        if self.copy is None and done >= self.at:
-            self.copy, self.step = copy.deepcopy(self.module), state.step
-
-
-def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, *, callbacks=None,
-                    snapshot_at: float | None = None):
+def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, *, callbacks=None):
     """A copy of the :class:`~shoestring.learners.mlm.estimator.MaskedLM` ``lm`` whose encoder is fine-tuned so
     that texts of one label embed close together (``lm`` itself is not changed). ``training_`` records the
-    run (steps, seconds, loss per epoch). With ``snapshot_at`` (a fraction of the run, e.g. 0.5), the copy
-    also has ``snapshot_``: the encoder as it was at that point of the run (its step in
-    ``training_["snapshot_step"]``; None where the run ended before reaching it), a MaskedLM like the copy."""
+    run (steps, seconds, loss per epoch)."""
     from shoestring.errors import InputError
     from shoestring.training.loop import Trainer
     from shoestring.training.seed import seed_everything
@@ -171,8 +149,7 @@ def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, 
     seed_everything(config.seed)
     encoder = copy.deepcopy(lm.model_).train()
     learner = LabelContrastLearner(encoder, lm._encode_texts(texts, config.max_length), y, config, lm.special_.pad)
-    snap = None if snapshot_at is None else _Snapshot(encoder, snapshot_at)
-    state = Trainer(config, list(callbacks or []) + ([snap] if snap else [])).fit(learner)
+    state = Trainer(config, callbacks).fit(learner)
     for m in learner.frozen:  # frozen only while the top layers trained
         m.requires_grad_(True)
     tuned = copy.copy(lm)
@@ -187,13 +164,4 @@ def fit_contrastive(lm, texts, labels, config: ContrastiveConfig | None = None, 
                        "epochs": state.epoch, "steps": state.step, "seconds": round(state.elapsed, 2),
                        "stop_reason": state.stop_reason,
                        "loss_by_epoch": [round(r.get("train_loss", float("nan")), 4) for r in state.history]}
-    tuned.snapshot_ = None  # not the snapshot of the model fine-tuned from (a warm start's)
-    if snap is not None:
-        tuned.training_["snapshot_step"] = snap.step
-        if snap.copy is not None:
-            for m in snap.copy.modules():  # the copy was taken while the lower layers were frozen
-                m.requires_grad_(True)
-            tuned.snapshot_ = copy.copy(tuned)
-            tuned.snapshot_.model_ = snap.copy.cpu().eval()
-            tuned.snapshot_.training_ = {**tuned.training_, "steps": snap.step, "snapshot_of": state.step}
     return tuned

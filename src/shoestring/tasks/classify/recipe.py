@@ -37,10 +37,11 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    encoder fine-tuned on half the labels for fewer steps than the final one gets; the blend's expected accuracy
    is at least the coin toss's, and its nested cross-validated scores are in the record. The final fine-tuning,
    on all labels, continues the last fold's encoder (``contrastive_warm_start``), so it is never shorter than
-   the ones judged. How much the judged encoders fall short of it is read off their learning curve
-   (``contrastive_curve``): each fold's encoder is scored half-way through its fine-tuning too, and a change of
-   the tuned best's held-out accuracy or macro-F1 from there to the end beyond its standard error is added once
-   more to the judged gains - the final fine-tuning doubles the steps again (:meth:`FewLabelClassifier._curve`);
+   the ones judged. How much the judged encoders, tuned on half the labels, fall short of it is read off a
+   learning curve (``contrastive_curve``): one more fine-tuning on half the last fold's training rows, and the
+   two best models fitted on them, scored on that fold's held-out rows; the growth of the gain from a quarter
+   to half of the labels, where beyond its standard error, is added once more to the judged gains - the final
+   fine-tuning doubles the labels again (:meth:`FewLabelClassifier._curve`);
 5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
    are taken out of it, so that no held-out row is ever in it): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
@@ -81,7 +82,7 @@ import scipy.sparse as sp
 
 from shoestring.artifacts import write_json
 from shoestring.errors import ArtifactError, ConfigError, InputError
-from shoestring.evaluation.metrics import accuracy_and_macro_f1, macro_f1, paired_gain_se
+from shoestring.evaluation.metrics import accuracy_and_macro_f1, contrast_se, macro_f1, paired_gain_se
 from shoestring.tasks.classify.config import RecipeConfig
 from shoestring.tasks.classify.estimator import LabelPredictor, _normalized
 from shoestring.tasks.classify.folds import duplicate_groups
@@ -124,6 +125,14 @@ def format_C(C) -> str:
     if isinstance(C, dict):
         return f"frozen {format_C(C['frozen'])} | tuned {format_C(C['tuned'])}"
     return f"{C:g}" if np.isscalar(C) else ", ".join(f"{c:g}" for c in C)
+
+
+def _half_per_class(rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded half of ``rows`` taken class by class (half of each class's rows, rounded up: every class keeps
+    at least one), in their original order."""
+    rng = np.random.default_rng([seed, 2])
+    keep = [rng.permutation(rows[y[rows] == k])[:(int(np.sum(y[rows] == k)) + 1) // 2] for k in np.unique(y[rows])]
+    return np.sort(np.concatenate(keep))
 
 
 def _mean(folds: list[tuple[float, float]]) -> dict:
@@ -369,8 +378,10 @@ class FewLabelClassifier(LabelPredictor):
         rows without losing macro-F1 beyond its own (macro-F1 over the classes with two or more examples in every
         fold's training part); ``frozen`` (not used) where it loses either beyond its standard error; ``blend``
         otherwise (both models, their log-probabilities averaged; ``frozen_chosen`` / ``frozen_C`` name the frozen
-        one, and ``blend_cv`` has the blend's nested scores). Then one more fine-tuning on all labels gives the
-        encoder used. With ``contrastive_warm_start`` that last
+        one, and ``blend_cv`` has the blend's nested scores); the gains judged include, with
+        ``contrastive_curve``, their growth with the labels where beyond its noise (:meth:`_curve`, one more
+        fine-tuning on half the last fold's training rows; ``curve`` in the record). Then one more fine-tuning
+        on all labels gives the encoder used. With ``contrastive_warm_start`` that last
         fine-tuning continues the last fold's encoder (tuned on that fold's training rows) rather than starting
         over from the checkpoint: the final encoder gets the fold's steps too, at least as many as each judged
         one had, where a slow machine's budget leaves the fine-tuning short of steps.
@@ -395,9 +406,9 @@ class FewLabelClassifier(LabelPredictor):
         cfolds = _folds(y, c.contrastive_folds, c.seed, groups)  # copies held out together, as in the views' CV
         # the fine-tunings and their scoring get CONTRASTIVE_SHARE of the time left after re-embedding the
         # labelled rows (the rest: the pool, the head); each fine-tuning's share is set when it starts, from the
-        # time then left, in proportion to its training rows among those still to come (the folds', then all of
-        # them), less the scoring of the folds still to score (timed on the first fold): a fold that overruns
-        # shrinks the later shares
+        # time then left, in proportion to its training rows among those still to come (the folds', the learning
+        # curve's, then all of them), less the scoring of the runs still to score (timed on the first fold): a
+        # fold that overruns shrinks the later shares
         rows = [len(tr) for tr, _ in (cfolds or [])] + [len(texts)]
         stop = clock.spent() + CONTRASTIVE_SHARE * max(clock.left() - reembed, 0.0)
         if clock.budget is not None:
@@ -413,6 +424,15 @@ class FewLabelClassifier(LabelPredictor):
             out["why"] = (f"not enough of the --minutes budget left ({clock.left():.0f} s) for {len(rows)} "
                           "fine-tunings: not used")
             return out
+        # the learning curve's run (auto only): half the last fold's training rows, fine-tuned before the final
+        # one; left out (said in the record) where its share would be too short to mean anything
+        sub = None
+        if c.contrastive_curve and c.contrastive == "auto" and cfolds is not None:
+            sub = _half_per_class(cfolds[-1][0], y, c.seed)
+            rows.insert(len(rows) - 1, len(sub))
+            if len(sub) * share(0) / rows[0] < MIN_FINETUNE_SECONDS:
+                rows.pop(-2)
+                sub, out["curve"] = None, {"skipped": "its share of the --minutes budget would be too short"}
 
         def config(seconds: float) -> ContrastiveConfig:
             return ContrastiveConfig(max_epochs=c.contrastive_epochs, lr=c.contrastive_lr, seed=c.seed,
@@ -441,25 +461,18 @@ class FewLabelClassifier(LabelPredictor):
             out["why"] = "every class has a single labelled example: nothing to cross-validate it by, not used"
             return out
         last = None  # the last fold's tuned encoder, which the final fine-tuning continues (warm start)
-        curve = c.contrastive_curve and c.contrastive == "auto"
-        steps = []  # each fold's (half-way step, last step), with the curve
         for f, (tr, va) in enumerate(cfolds or []):
             if share(f) < MIN_FINETUNE_SECONDS:
                 out["why"] = (f"the --minutes budget ran out after {f} of {len(cfolds)} nested cross-validation "
                               "folds: not used")
                 return out
-            tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks,
-                                    snapshot_at=0.5 if curve else None)
+            tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks)
             t_score = time.perf_counter()
-            views = [("tuned", with_enc, EmbeddingView(tuned, "encoder", cache=False).transform(texts))]
-            if curve and tuned.snapshot_ is not None:  # the same fine-tuning half-way: a point on its learning curve
-                views.append(("half", with_enc,
-                              EmbeddingView(tuned.snapshot_, "encoder", cache=False).transform(texts)))
-                steps.append((tuned.training_["snapshot_step"], tuned.training_["steps"]))
-            tuned.snapshot_ = None
+            E = EmbeddingView(tuned, "encoder", cache=False).transform(texts)
             last = tuned if c.contrastive_warm_start else None
+            fold_steps = tuned.training_["steps"]
             del tuned
-            for tag, cands, swap in views + [("frozen", candidates, None)]:
+            for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
                 for cand, idx in cands.items():
                     stacked = cand.endswith(STACKED)
                     if stacked and cand not in stack_Cs:
@@ -497,14 +510,19 @@ class FewLabelClassifier(LabelPredictor):
             # class's one or two held-out examples swing macro-F1 by points: a loss within one standard error is
             # not a trade); dropped where it loses either beyond its noise; where the folds cannot tell the two
             # apart, both are used, blended (see the module docstring). With the curve, the gains judged are the
-            # nested ones plus the change from half to all of the folds' steps where it is beyond its noise
+            # nested ones plus their growth from a quarter to half of the labels where it is beyond its noise
             gain, gain_f1 = out["gain_accuracy"], out["gain_macro_f1"]
-            half = "half: " + bt[len("tuned: "):]
-            if curve and half in held_out and (held_out[half][scored] >= 0).all():
-                out["curve"] = self._curve(y[scored], pt, held_out[half][scored], judged, steps)
+            if sub is not None and share(len(cfolds)) >= MIN_FINETUNE_SECONDS:
+                tuned = fit_contrastive(lm, [texts[i] for i in sub], y[sub], config(share(len(cfolds))),
+                                        callbacks=callbacks)
+                out["curve"] = self._curve(tuned, texts, y, sub, cfolds[-1], (bt, bf), held_out, judged, fold_steps,
+                                           (candidates, enc, blocks), groups)
+                del tuned
                 gain += out["curve"]["counted_accuracy"]
                 gain_f1 += out["curve"]["counted_macro_f1"]
                 out["gain_accuracy_judged"], out["gain_macro_f1_judged"] = gain, gain_f1
+            elif sub is not None:
+                out["curve"] = {"skipped": "the --minutes budget left was too short for its fine-tuning"}
             helps = gain > out["gain_accuracy_se"] and gain_f1 >= -out["gain_macro_f1_se"]
             hurts = gain < -out["gain_accuracy_se"] or gain_f1 < -out["gain_macro_f1_se"]
             out["use"] = "tuned" if helps or c.contrastive == "on" else "frozen" if hurts else "blend"
@@ -517,14 +535,16 @@ class FewLabelClassifier(LabelPredictor):
                        + "".join(f"; {side}: {note}" for side, note in (("tuned", note_t), ("frozen", note_f)) if note))
             verdict += (f"; the two blended {100 * out['blend_cv']['accuracy']:.1f} / "
                         f"{100 * out['blend_cv']['macro_f1']:.1f}")
-            if "curve" in out:
-                k = out["curve"]
-                verdict += (f"; from half to all of their steps the tuned encoders' best went "
+            k = out.get("curve", {})
+            if "trend_accuracy" in k:
+                verdict += (f"; from a quarter to half of the labels (fold {len(cfolds)}) that gain grew by "
                             f"{100 * k['trend_accuracy']:+.1f} / {100 * k['trend_macro_f1']:+.1f} (standard errors "
                             f"{100 * k['trend_accuracy_se']:.1f} / {100 * k['trend_macro_f1_se']:.1f})"
                             + ("" if not (k["counted_accuracy"] or k["counted_macro_f1"]) else
-                               ", counted once more for the final fine-tuning's steps: judged gain "
+                               ", counted once more for the final fine-tuning's doubling: judged gain "
                                f"{100 * gain:+.1f} / {100 * gain_f1:+.1f}"))
+            elif "skipped" in k:
+                verdict += f"; the learning curve was not drawn ({k['skipped']})"
             if out["use"] == "frozen":
                 out["why"] = verdict + ": not used"
                 return out
@@ -552,23 +572,44 @@ class FewLabelClassifier(LabelPredictor):
         out.update(used=True, model=tuned, training=training, seconds=round(time.perf_counter() - t, 2))
         return out
 
-    def _curve(self, y, full, half, classes, steps: list) -> dict:
-        """The tuned encoder's learning curve in the nested folds: the change in held-out accuracy and macro-F1
-        (over ``classes``) of the tuned best model from its encoders half-way through their fine-tunings
-        (predictions ``half``) to their last step (``full``), with the paired bootstrap standard errors. A change
-        beyond its standard error is *counted*: the final fine-tuning runs about twice a fold's steps (its
-        share of the phase is in proportion to its rows, twice a fold's; with the warm start it continues the
-        last fold's encoder, three times a fold's steps in all), a doubling at least like the one from half to
-        all, and a learning curve linear in the log of the steps - the usual shape - gains about as much again.
-        Within the noise it counts 0: the nested gain stands as measured. ``steps``: each fold's (half-way step,
-        last step)."""
-        n = len(self.classes_)
-        trend = float(np.mean(full == y) - np.mean(half == y))
-        trend_f1 = macro_f1(y, full, n, classes) - macro_f1(y, half, n, classes)
-        se, se_f1 = paired_gain_se(y, full, half, n, self.config.seed, classes)
-        return {"steps": [list(s) for s in steps], "trend_accuracy": trend, "trend_accuracy_se": se,
-                "trend_macro_f1": trend_f1, "trend_macro_f1_se": se_f1,
-                "counted_accuracy": trend if abs(trend) > se else 0.0,
+    def _curve(self, tuned, texts, y, sub, fold, keys, held_out, classes, fold_steps, views: tuple,
+               groups=None) -> dict:
+        """The learning curve of the tuned-minus-frozen gain, from a quarter to half of the labels. ``tuned`` is
+        the encoder fine-tuned on ``sub`` - half of the last nested ``fold``'s training rows, with half its
+        fine-tuning time (each share is in proportion to the rows), so about half its steps - and the two best
+        models ``keys`` (tuned, frozen) are fitted on ``sub`` and scored on the fold's held-out rows, beside the
+        fold's own predictions (``held_out``) from all its training rows. The growth of the gain (in accuracy, and
+        in macro-F1 over ``classes``) with that doubling of labels and steps, where beyond its standard error (a
+        paired bootstrap over the held-out rows of the four models), is *counted*: the final fine-tuning doubles
+        both once more (all the labels, twice a fold's share of time, more with the warm start), and on a
+        learning curve linear in the log of the labels - the usual shape - the gain grows about as much again.
+        The pairs of a contrastive loss grow with the square of each class's examples, the frozen views' head
+        learns from the examples alone: with many classes of few examples the tuned encoder's gain grows with
+        the labels where the nested folds, on half of them, cannot see it yet. Within the noise it counts 0.
+        ``views``: the candidates' views, the encoder's index among them and every view's features."""
+        candidates, enc, blocks = views
+        _, va = fold
+        idx = np.concatenate([sub, va])
+        local_tr, local_va = np.arange(len(sub)), np.arange(len(sub), len(idx))
+        E = EmbeddingView(tuned, "encoder", cache=False).transform([texts[i] for i in idx])
+        quarter = {}
+        for tag, key in zip(("tuned", "frozen"), keys):
+            cand, C = _parse(key[len(tag) + 2:])
+            own = candidates[cand]
+            X = _stack([E if (tag == "tuned" and i == enc) else blocks[i][idx] for i in own])
+            quarter[tag] = self._log_proba_fold(X, y[idx], local_tr, local_va, C, [blocks[i].shape[1] for i in own],
+                                                None if groups is None else groups[idx]).argmax(1)
+        yv, n = y[va], len(self.classes_)
+        preds = [held_out[keys[0]][va], held_out[keys[1]][va], quarter["tuned"], quarter["frozen"]]
+        acc = [float(np.mean(p == yv)) for p in preds]
+        f1 = [macro_f1(yv, p, n, classes) for p in preds]
+        trend, trend_f1 = acc[0] - acc[1] - acc[2] + acc[3], f1[0] - f1[1] - f1[2] + f1[3]
+        se, se_f1 = contrast_se(yv, preds, [1, -1, -1, 1], n, self.config.seed, classes)
+        return {"labelled": [len(sub), len(fold[0])], "steps": [tuned.training_["steps"], fold_steps],
+                "seconds": tuned.training_["seconds"],
+                "tuned_accuracy": [acc[2], acc[0]], "frozen_accuracy": [acc[3], acc[1]],
+                "trend_accuracy": trend, "trend_accuracy_se": se, "trend_macro_f1": trend_f1,
+                "trend_macro_f1_se": se_f1, "counted_accuracy": trend if abs(trend) > se else 0.0,
                 "counted_macro_f1": trend_f1 if abs(trend_f1) > se_f1 else 0.0}
 
     def _log_proba_fold(self, X, y, tr, va, C, widths: list[int], groups=None) -> np.ndarray:
