@@ -147,7 +147,7 @@ def test_recipe_judges_fine_tuning_by_nested_cross_validation_and_saves_it(tiny_
     docs = planted_docs(48, seed=7, noise=0.3)
     texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
     kw = dict(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0, 10.0], contrastive_epochs=4,
-              contrastive_lr=1e-3, random_state=0)
+              contrastive_lr=1e-3, contrastive_curve=True, random_state=0)
     clf = FewLabelClassifier(contrastive="on", **kw).fit(texts, labels)
     t = clf.training_["contrastive"]
     assert t["used"] and set(t["cv"]) == {f"{tag}: encoder C={c}" for tag in ("tuned", "frozen") for c in (1, 10)}
@@ -203,7 +203,7 @@ def test_the_learning_curve_moves_the_verdict_beyond_its_noise(tiny_lm, monkeypa
     """With every nested gain within its standard error (blended), the gain's growth from a quarter to half of
     the labels, where counted (beyond its own noise), is added to the judged gains: growing, the tuned encoder
     (whose final fine-tuning doubles the labels again) is used alone; shrinking, it is dropped; flat, the blend
-    stands. The verdict says so; without the curve the blend stands and no curve is drawn."""
+    stands. The verdict says so; without the curve (the default) the blend stands and no curve is drawn."""
     import shoestring.tasks.classify.recipe as recipe_mod
 
     monkeypatch.setattr(recipe_mod, "paired_gain_se", lambda *a, **k: (0.01, 0.01))
@@ -212,15 +212,14 @@ def test_the_learning_curve_moves_the_verdict_beyond_its_noise(tiny_lm, monkeypa
         "trend_macro_f1_se": 0.01, "counted_accuracy": counted, "counted_macro_f1": counted})
     monkeypatch.setattr(recipe_mod, "_mean", lambda folds: {"accuracy": 0.5, "macro_f1": 0.5, "folds": len(folds)})
     docs = planted_docs(24, seed=7, noise=0.3)
-    clf = FewLabelClassifier(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0],
-                             contrastive_epochs=1, random_state=0).fit([d["text"] for d in docs],
-                                                                       [d["label"] for d in docs])
+    clf = FewLabelClassifier(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0], contrastive_epochs=1,
+                             contrastive_curve=True, random_state=0).fit([d["text"] for d in docs],
+                                                                         [d["label"] for d in docs])
     c = clf.training_["contrastive"]
     assert c["use"] == use and c["gain_accuracy"] == 0.0 and c["gain_accuracy_judged"] == counted
     assert ("counted once more" in c["why"]) == (counted != 0.0) and "from a quarter to half of the labels" in c["why"]
     off = FewLabelClassifier(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0], contrastive_epochs=1,
-                             contrastive_curve=False, random_state=0).fit([d["text"] for d in docs],
-                                                                          [d["label"] for d in docs])
+                             random_state=0).fit([d["text"] for d in docs], [d["label"] for d in docs])  # the default
     assert off.training_["contrastive"]["use"] == "blend" and "curve" not in off.training_["contrastive"]
 
 
@@ -264,7 +263,8 @@ def test_the_learning_curve_is_left_out_where_its_share_would_be_too_short(tiny_
     monkeypatch.setattr(recipe_mod, "MIN_FINETUNE_SECONDS", 8.0)
     docs = planted_docs(30, seed=7)
     clf = FewLabelClassifier(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0], contrastive_epochs=1,
-                             minutes=1, random_state=0).fit([d["text"] for d in docs], [d["label"] for d in docs])
+                             contrastive_curve=True, minutes=1, random_state=0).fit([d["text"] for d in docs],
+                                                                                    [d["label"] for d in docs])
     c = clf.training_["contrastive"]
     assert "too short" in c["curve"]["skipped"] and "the learning curve was not drawn" in c["why"]
     assert "gain_accuracy_judged" not in c and "gain_accuracy" in c
