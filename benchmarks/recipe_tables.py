@@ -194,29 +194,20 @@ def under_earlier_rule(r) -> list[int]:
     return out
 
 
-def before_curve(r) -> list[int]:
-    """The seeds whose run judged contrastive fine-tuning by its nested gains alone, before the learning curve
-    (``contrastive_curve``) was part of the judgement: no ``contrastive_curve`` in the record (which every run
-    since has, None where the curve could not be drawn). The curve may have moved their verdict or not; their
-    numbers are the recipe before it."""
-    return [x["seed"] for x in r["runs"] if x.get("contrastive_gain_cv") is not None
-            and x.get("contrastive_mode", "auto") == "auto" and "contrastive_curve" not in x]
-
-
 def print_verdict(groups) -> None:
     """One row per (dataset, N): each recipe family's mean accuracy against the best baseline it must beat
-    (named), the margin, its worst seed's distance from its own mean (the stability target: within 3), the
+    (named), the margin, its worst seed's distance from its own mean (the stability target: within 3), and the
     seeds of `auto` run before the current contrastive rule that it would now judge otherwise
-    (:func:`under_earlier_rule`) and those run before the learning curve (:func:`before_curve`)."""
-    print("| dataset | N | `auto` | best baseline | margin | worst seed | earlier rule | before the curve | "
-          "`auto_own` | best own baseline | margin |")
-    print("|---|---:|---:|---|---:|---:|---|---|---:|---|---:|")
+    (:func:`under_earlier_rule`)."""
+    print("| dataset | N | `auto` | best baseline | margin | worst seed | earlier rule | `auto_own` "
+          "| best own baseline | margin |")
+    print("|---|---:|---:|---|---:|---:|---|---:|---|---:|")
     for (ds, n), by in sorted(groups.items()):
         cells = []
         for m, pool in (("auto", BASELINES), ("auto_own", OWN_BASELINES)):
             r, best = by.get(m), _best_baseline(by, pool)
             if r is None or best is None:
-                cells += [""] * (6 if m == "auto" else 3)
+                cells += [""] * (5 if m == "auto" else 3)
                 continue
             diff = 100 * (r["accuracy_mean"] - by[best]["accuracy_mean"])
             cells += [_pct(r["accuracy_mean"]) + _seeds(r),
@@ -226,7 +217,6 @@ def print_verdict(groups) -> None:
                 worst = 100 * (min(x["accuracy"] for x in r["runs"]) - r["accuracy_mean"])
                 cells.append(f"**{worst:.1f}**" if worst < -3 else f"{worst:.1f}")
                 cells.append(", ".join(f"s{k}" for k in under_earlier_rule(r)))
-                cells.append(", ".join(f"s{k}" for k in before_curve(r)))
         print(f"| {ds} | {n} | " + " | ".join(cells) + " |")
 
 
