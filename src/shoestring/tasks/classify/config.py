@@ -86,8 +86,9 @@ class RecipeConfig(Config):
                                            "nested fold's training rows draws the tuned-minus-frozen gain's "
                                            "learning curve; its growth from a quarter to half of the labels, "
                                            "beyond its standard error, is counted once more, as the final "
-                                           "fine-tuning doubles the labels again (measured: right on chemprot, "
-                                           "wrong on tweeteval_hate's shifted test split; off by default)")
+                                           "fine-tuning doubles the labels again (measured at 200 labels: of 7 "
+                                           "blended runs it moved 6, 2 up and 4 down on their test splits; off "
+                                           "by default)")
     contrastive_epochs: int = param(10, "contrastive fine-tuning: passes over the labelled texts (fewer when the "
                                         "budget runs out)", min=1)
     contrastive_lr: float = param(5e-5, "contrastive fine-tuning: peak AdamW learning rate", above=0.0)

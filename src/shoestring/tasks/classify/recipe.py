@@ -42,9 +42,9 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    fold's training rows, and the two best models fitted on them, scored on that fold's held-out rows; the
    growth of the gain from a quarter to half of the labels, where beyond its standard error, is added once
    more to the judged gains - the final fine-tuning doubles the labels again (:meth:`FewLabelClassifier.
-   _curve`). Measured: the gain grew on chemprot (13 classes; the tuned encoder, used alone, scored 1.8-2.4
-   points above the blend) and shrank on tweeteval_hate (2 classes; the encoder dropped, 4-6 points under
-   the blend on its test split, which differs from its train split); off until a rule does both right;
+   _curve`). Measured on seven runs that blended at 200 labels: the two-point curve is as noisy as the gains
+   (standard errors 3.5-5.5 points), it moved six of them, two up by 1.8-2.4 points on chemprot (the tuned
+   encoder alone) and four down by 3.9-12.8 on tweeteval_hate and chemprot (dropped); off by default;
 5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
    are taken out of it, so that no held-out row is ever in it): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
