@@ -41,7 +41,7 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    the labels, fall short of it is read off a learning curve: one more fine-tuning on half the last fold's training
    rows, and the two best models fitted on them, scored on that fold's held-out rows; the growth of the gain from a
    quarter to half of the labels, where beyond its standard error, is added once more to the judged gains - the
-   final fine-tuning doubles the labels again (:meth:`FewLabelClassifier. _curve`). Measured on seven runs that
+   final fine-tuning doubles the labels again (:meth:`FewLabelClassifier._curve`). Measured on seven runs that
    blended at 200 labels: the two-point curve is noisier than the gains (standard errors 3.5-5.5 points against
    1.8-3.4), it moved six of them, two up by 1.8-2.4 points on chemprot (the tuned encoder alone) and four down by
    3.9-12.8 on tweeteval_hate and chemprot (dropped); off by default;
