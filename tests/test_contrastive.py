@@ -355,11 +355,11 @@ def test_a_fold_that_overruns_shrinks_the_later_shares(tiny_lm, monkeypatch):
     real = labels_mod.fit_contrastive
     given = []
 
-    def fake(lm, texts, y, config, callbacks=None, **kw):
+    def fake(lm, texts, y, config, callbacks=None):
         given.append(config.minutes * 60)
         if len(given) == 1:
             _time.sleep(config.minutes * 60 * 1.6)  # the first fold overruns its share by 60%
-        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks, **kw)
+        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks)
 
     monkeypatch.setattr(labels_mod, "fit_contrastive", fake)
     monkeypatch.setattr(recipe_mod, "MIN_FINETUNE_SECONDS", 1.0)  # a small budget keeps the test short
@@ -389,8 +389,8 @@ def test_the_final_fine_tuning_continues_the_last_folds_encoder(tiny_lm, monkeyp
     real = labels_mod.fit_contrastive
     calls = []
 
-    def spy(lm, texts, y, config, callbacks=None, **kw):
-        tuned = real(lm, texts, y, config, callbacks=callbacks, **kw)
+    def spy(lm, texts, y, config, callbacks=None):
+        tuned = real(lm, texts, y, config, callbacks=callbacks)
         calls.append((lm, tuned, len(texts)))
         return tuned
 
@@ -423,9 +423,9 @@ def test_macro_f1_is_judged_on_the_classes_each_nested_fine_tuning_saw_a_pair_of
 
     real, given = labels_mod.fit_contrastive, []
 
-    def spy(lm, texts, y, config, callbacks=None, **kw):
+    def spy(lm, texts, y, config, callbacks=None):
         given.append(config.minutes)
-        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks, **kw)
+        return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks)
 
     monkeypatch.setattr(labels_mod, "fit_contrastive", spy)
     docs = planted_docs(40, seed=7, noise=0.3)  # five classes of eight
