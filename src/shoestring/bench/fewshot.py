@@ -300,7 +300,7 @@ def recipe_record(training: dict, cv: dict | None = None) -> dict:
     """What a benchmark run keeps of a fitted recipe's ``training_``: what it chose, whether contrastive
     fine-tuning and the pool were used and by what cross-validated gain, and the final fine-tuning's epochs,
     steps and seconds (how much of it the ``--minutes`` budget allowed) and the fold's fine-tuning it continued
-    (``warm_start``); with ``contrastive_curve``, the gain's learning curve (``contrastive_curve``: the tuned and
+    (``warm_start``); where the recipe drew it, the gain's learning curve (``contrastive_curve``: the tuned and
     frozen best at a quarter and at half of the labels, the gain's growth and what of it was counted); the pool
     methods' cross-validated gains
     (``pool_cv``), and with ``cv`` (the recipe's ``cv_``) each frozen candidate's best cross-validated accuracy

@@ -604,8 +604,7 @@ class FewLabelClassifier(LabelPredictor):
                                                 None if groups is None else groups[idx]).argmax(1)
         yv, n = y[va], len(self.classes_)
         preds = [held_out[keys[0]][va], held_out[keys[1]][va], quarter["tuned"], quarter["frozen"]]
-        acc = [float(np.mean(p == yv)) for p in preds]
-        f1 = [macro_f1(yv, p, n, classes) for p in preds]
+        acc, f1 = zip(*(accuracy_and_macro_f1(yv, p, n, classes) for p in preds))
         trend, trend_f1 = acc[0] - acc[1] - acc[2] + acc[3], f1[0] - f1[1] - f1[2] + f1[3]
         se, se_f1 = contrast_se(yv, preds, [1, -1, -1, 1], n, self.config.seed, classes)
         return {"labelled": [len(sub), len(fold[0])], "steps": [tuned.training_["steps"], fold_steps],
