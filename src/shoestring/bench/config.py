@@ -9,6 +9,7 @@ from shoestring.bench.baselines import SETFIT_MAX_STEPS
 from shoestring.config import Config, param
 from shoestring.errors import ConfigError
 from shoestring.tasks.classify.config import CONTRASTIVE
+from shoestring.training.precision import PRECISIONS
 
 METHODS = ("vampire_glove", "vampire_vectors", "vampire", "vectors", "no_pretraining", "tfidf_lr", "tfidf_pool_lr",
            "glove_lr", "minilm_lr", "setfit", "mlm_lr", "mlm_vampire_lr", "mlm_finetune", "embedder_lr", "auto",
@@ -62,6 +63,8 @@ class FewshotConfig(Config):
     contrastive: str = param("auto", "auto, auto_own: the recipe's --contrastive: auto (the tuned encoder kept where "
                                      "nested cross-validation on the labels says it helps), on (always kept: what "
                                      "the keep-or-drop judgement costs or gains), off", choices=CONTRASTIVE)
+    precision: str = param("auto", "auto, auto_own: the recipe's --precision (fp32, bf16, or auto: bf16 where the "
+                                   "CPU computes it natively)", choices=PRECISIONS)
     mlm: str | None = param(None, "a compact-BERT folder (`shoestring pretrain mlm`, or a BERT checkpoint) for the "
                                   "mlm_lr, mlm_vampire_lr and mlm_finetune methods, and auto_own's encoder view")
     checkpoint: str | None = param(None, "auto: the public checkpoint its encoder view starts from (default: the "

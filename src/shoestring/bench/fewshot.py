@@ -209,7 +209,8 @@ def _run_fewshot(config: FewshotConfig, json_path, markdown_path) -> list[dict]:
                                              word_vectors=wv if "vectors" in parts else None,
                                              encoder=encoder, seed=seed, minutes=config.recipe_minutes,
                                              contrastive=config.contrastive,
-                                             contrastive_layers=config.contrastive_layers)
+                                             contrastive_layers=config.contrastive_layers,
+                                             precision=config.precision)
                     clf.fit(x, y, unlabeled=pre_texts)  # views cached across seeds (caching() below)
                     pred = clf.predict(te_texts)
                     extra = recipe_record(clf.training_, clf.cv_)
@@ -327,6 +328,7 @@ def recipe_record(training: dict, cv: dict | None = None) -> dict:
                                      if k in final} if final else None,
             "contrastive_planned_seconds": tuned.get("planned_seconds"),
             "labelled_rows_with_a_copy": training.get("labelled_rows_with_a_copy"),
+            "precision": training.get("precision"),
             "fit_seconds": training["seconds"], "budget_seconds": training.get("budget_seconds"),
             "phases": training.get("phases")}
 

@@ -10,6 +10,7 @@ import dataclasses
 
 from shoestring.config import Config, param
 from shoestring.errors import ConfigError
+from shoestring.training.precision import PRECISIONS
 
 
 @dataclasses.dataclass
@@ -33,6 +34,9 @@ class TrainConfig(Config):
                          "gives the same result")
     device: str = param("auto", "cpu, cuda, cuda:1, mps, or auto (a GPU when present)")
     threads: int | None = param(None, "CPU threads (torch's and BLAS's; default: one per core)", min=1)
+    precision: str = param("fp32", "arithmetic of the forward pass: fp32, bf16 (mixed precision: matrix products "
+                                   "in bfloat16 under autocast, weights and losses in float32), or auto (bf16 "
+                                   "where the CPU or GPU computes it natively, else fp32)", choices=PRECISIONS)
     progress: bool = param(True, "show a progress bar")
 
     def _check(self) -> None:

@@ -27,6 +27,7 @@ warning that names them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -42,6 +43,7 @@ from shoestring.training.checkpoint import (is_complete, load_checkpoint, recove
                                             save_checkpoint)
 from shoestring.training.config import TrainConfig
 from shoestring.training.optim import adam
+from shoestring.training.precision import autocast, resolve
 
 log = logging.getLogger("shoestring")
 
@@ -227,6 +229,7 @@ class Trainer:
         eval_every = cfg.eval_every  # steps; None: evaluate once per epoch
         min_batch = getattr(learner, "min_batch", 1)
         self._t_eval = time.perf_counter()
+        forward_context = functools.partial(autocast, resolve(cfg.precision, device), device)  # bf16 products or none
         while state.epoch < cfg.max_epochs and not stop:
             if hasattr(learner, "on_epoch_start"):
                 learner.on_epoch_start(state)
@@ -243,7 +246,8 @@ class Trainer:
                 if hasattr(learner, "on_step_start"):
                     learner.on_step_start(state, optimizer)
                 optimizer.zero_grad(set_to_none=True)
-                value, metrics = self._accumulate(learner, train_model, idx, accum, world, state, min_batch)
+                value, metrics = self._accumulate(learner, train_model, idx, accum, world, state, min_batch,
+                                                  forward_context)
                 if world > 1:
                     value = dist_utils.all_reduce_mean(value)
                 if not math.isfinite(value):
@@ -308,10 +312,13 @@ class Trainer:
         return state
 
     @staticmethod
-    def _accumulate(learner, train_model, idx, accum, world, state, min_batch=1):
+    def _accumulate(learner, train_model, idx, accum, world, state, min_batch=1, forward_context=None):
         """Forward and backward over ``idx`` in ``accum`` micro-batches (none smaller than ``min_batch``);
-        gradients equal one full batch's."""
+        gradients equal one full batch's. The forward pass runs under ``forward_context()`` (the precision's
+        autocast); the backward pass outside it, as autocast asks."""
         import contextlib
+
+        forward_context = forward_context or contextlib.nullcontext
 
         parts = [p for p in np.array_split(idx, max(1, min(accum, len(idx) // max(min_batch, 1)))) if len(p)]
         value, metrics = 0.0, {}
@@ -319,7 +326,8 @@ class Trainer:
             w = len(part) / len(idx)
             sync = world == 1 or i == len(parts) - 1
             with contextlib.nullcontext() if sync else train_model.no_sync():
-                loss, m = learner.loss(train_model, learner.batch(part), state)
+                with forward_context():
+                    loss, m = learner.loss(train_model, learner.batch(part), state)
                 (loss * w if len(parts) > 1 else loss).backward()
             value += float(loss.detach()) * w
             for k, v in m.items():

@@ -137,9 +137,10 @@ class SentenceEncoder(MaskedLM):
         return self
 
     # ------------------------------------------------------------------ whitening
-    def _pooled(self, texts, batch_size: int = 64, max_len: int | None = None, pooling: str | None = None):
+    def _pooled(self, texts, batch_size: int = 64, max_len: int | None = None, pooling: str | None = None,
+                precision: str = "fp32"):
         return super().transform(texts, batch_size=batch_size, max_len=max_len or self.config.seq_len,
-                                 pooling=pooling or self.config.pooling)
+                                 pooling=pooling or self.config.pooling, precision=precision)
 
     def _fit_whitening(self, sample) -> tuple[np.ndarray, np.ndarray]:
         from shoestring.learners.contrastive.whitening import fit_whitening
@@ -159,14 +160,16 @@ class SentenceEncoder(MaskedLM):
     def _origin(self) -> str:
         return type(self.init_from).__name__ if isinstance(self.init_from, MaskedLM) else str(self.init_from)
 
-    def transform(self, texts, *, batch_size: int = 64, max_len: int | None = None, pooling: str | None = None):
+    def transform(self, texts, *, batch_size: int = 64, max_len: int | None = None, pooling: str | None = None,
+                  precision: str = "fp32"):
         """Sentence vectors (n x H, or n x ``whiten_dims``), pooled as the model was trained (``pooling``
-        overrides) and whitened if it was fitted with ``whiten``."""
+        overrides) and whitened if it was fitted with ``whiten``; ``precision`` as in
+        :meth:`MaskedLM.transform`."""
         whitening = getattr(self, "whitening_", None)
         if whitening is not None and pooling not in (None, self.config.pooling):
             raise ConfigError(f"this encoder's whitening was estimated on {self.config.pooling}-pooled vectors, "
                               f"not {pooling}-pooled ones", hint="leave pooling at the model's own")
-        X = self._pooled(texts, batch_size, max_len, pooling)
+        X = self._pooled(texts, batch_size, max_len, pooling, precision)
         if whitening is None:
             return X
         from shoestring.learners.contrastive.whitening import whiten

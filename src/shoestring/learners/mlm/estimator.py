@@ -149,20 +149,23 @@ class MaskedLM(Estimator):
         return self.model_.sizes["hidden"]
 
     def transform(self, texts, *, batch_size: int = 64, max_len: int | None = None,
-                  pooling: str = "mean") -> np.ndarray:
+                  pooling: str = "mean", precision: str = "fp32") -> np.ndarray:
         """Document features (n x H): the mean of the last layer's token states (``pooling="mean"``) or the
         [CLS] state (``"cls"``). Texts longer than ``max_len`` tokens (default: the training sequence length)
-        are cut."""
+        are cut. ``precision``: ``"bf16"`` or ``"auto"`` runs the matrix products in bfloat16
+        (:mod:`~shoestring.training.precision`: 1.8x as fast where the CPU has AVX512-BF16, vectors at cosine
+        0.99999 to float32's)."""
         import torch
 
         from shoestring.learners.mlm.model import mean_pool, padded_batches
+        from shoestring.training.precision import autocast
 
         self._check_fitted()
         max_len = max_len or self.config.seq_len
         ids = self._encode_texts(texts, max_len)
         out = np.zeros((len(ids), self.model_.sizes["hidden"]), np.float32)
         device = next(self.model_.parameters()).device  # the CPU, or the GPU a caller moved the model to
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(precision, device):
             for chunk, batch, pad in padded_batches(ids, self.special_.pad, batch_size):
                 batch, pad = batch.to(device), pad.to(device)
                 h = self.model_.encode(batch, pad=pad)

@@ -7,6 +7,7 @@ import dataclasses
 from shoestring.config import Config, param
 from shoestring.errors import ConfigError
 from shoestring.training.config import TrainConfig
+from shoestring.training.precision import PRECISIONS
 
 
 @dataclasses.dataclass
@@ -106,6 +107,10 @@ class RecipeConfig(Config):
                                               "IDF comes from both either way", choices=("labelled", "pool"))
     threads: int | None = param(None, "CPU threads of the fit (torch's and BLAS's; default: one per core); 1 "
                                       "when another job shares the cores", min=1)
+    precision: str = param("auto", "arithmetic of the encoder's fine-tuning and embedding: fp32, bf16 (matrix "
+                                   "products in bfloat16), or auto (bf16 where the CPU or GPU computes it "
+                                   "natively, e.g. AVX512-BF16 or AMX: more fine-tuning steps in the same "
+                                   "--minutes; else fp32)", choices=PRECISIONS)
     seed: int = param(0, "fixes the folds, the pool sample, the fine-tuning's batches and the solver: the "
                          "same seed gives the same model unless the --minutes budget cuts a phase short, "
                          "where how far it got depends on the machine's speed (training_ records it)")

@@ -192,7 +192,7 @@ class FewLabelClassifier(LabelPredictor):
         for name in ("vampire", "word_vectors", "encoder"):
             source = getattr(self, name)
             if source is not None:
-                views.append(EmbeddingView.open(source, name))
+                views.append(EmbeddingView.open(source, name, self.config.precision))
         if not views:
             raise ConfigError("the recipe has no view: keep --tfidf or give --vampire, --word-vectors or --encoder")
         return views
@@ -220,6 +220,8 @@ class FewLabelClassifier(LabelPredictor):
 
     def _fit(self, texts, labels, unlabeled, callbacks) -> "FewLabelClassifier":
         from shoestring.data.labels import check_classes
+        from shoestring.training.distributed import resolve_device
+        from shoestring.training.precision import resolve as resolve_precision
 
         c = self.config
         clock = _Clock(c.minutes)
@@ -270,7 +272,7 @@ class FewLabelClassifier(LabelPredictor):
         blend = None
         if tuned["used"]:
             enc = names.index("encoder")
-            view = EmbeddingView(tuned.pop("model"), "encoder", cache=False)
+            view = EmbeddingView(tuned.pop("model"), "encoder", cache=False, precision=c.precision)
             t = time.perf_counter()
             with clock.phase("embed labelled"):
                 block = view.transform(texts)
@@ -320,6 +322,7 @@ class FewLabelClassifier(LabelPredictor):
                           "train_examples": len(texts), "unlabeled": n_unlabeled,
                           "unlabeled_labelled_copies_dropped": n_duplicates,
                           "labelled_rows_with_a_copy": copies,
+                          "precision": resolve_precision(c.precision, resolve_device("auto")),
                           "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget, "phases": clock.phases,
                           "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
         return self
@@ -439,7 +442,7 @@ class FewLabelClassifier(LabelPredictor):
 
         def config(seconds: float) -> ContrastiveConfig:
             return ContrastiveConfig(max_epochs=c.contrastive_epochs, lr=c.contrastive_lr, seed=c.seed,
-                                     train_layers=c.contrastive_layers,
+                                     train_layers=c.contrastive_layers, precision=c.precision,
                                      minutes=None if clock.budget is None else seconds / 60.0)
 
         enc = names.index("encoder")
@@ -471,7 +474,7 @@ class FewLabelClassifier(LabelPredictor):
                 return out
             tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks)
             t_score = time.perf_counter()
-            E = EmbeddingView(tuned, "encoder", cache=False).transform(texts)
+            E = EmbeddingView(tuned, "encoder", cache=False, precision=c.precision).transform(texts)
             last = tuned if c.contrastive_warm_start else None
             fold_steps = tuned.training_["steps"]
             del tuned
@@ -594,7 +597,8 @@ class FewLabelClassifier(LabelPredictor):
         _, va = fold
         idx = np.concatenate([sub, va])
         local_tr, local_va = np.arange(len(sub)), np.arange(len(sub), len(idx))
-        E = EmbeddingView(tuned, "encoder", cache=False).transform([texts[i] for i in idx])
+        E = EmbeddingView(tuned, "encoder", cache=False, precision=self.config.precision).transform(
+            [texts[i] for i in idx])
         quarter = {}
         for tag, key in zip(("tuned", "frozen"), keys):
             cand, C = _parse(key[len(tag) + 2:])
@@ -807,7 +811,7 @@ class FewLabelClassifier(LabelPredictor):
             if v["type"] == "TfidfView":
                 self.views_.append(TfidfView.load(folder))
             elif v["type"] == "EmbeddingView":
-                self.views_.append(EmbeddingView.load(folder, v["name"]))
+                self.views_.append(EmbeddingView.load(folder, v["name"], self.config.precision))
             else:
                 raise ArtifactError(f"unknown view type {v['type']!r}", path=path, hint="a newer shoestring wrote it")
         head = load_file(str(path / "head.safetensors"))

@@ -153,21 +153,23 @@ class TfidfView:
 
 class EmbeddingView:
     """The L2-normalized vectors of a shoestring embedder (a fitted model, or a folder opened with
-    :func:`shoestring.load`; a Hugging Face BERT-family folder opens as a masked LM, mean-pooled)."""
+    :func:`shoestring.load`; a Hugging Face BERT-family folder opens as a masked LM, mean-pooled).
+    ``precision``: the arithmetic of a BERT-family model's forward pass (:mod:`~shoestring.training.precision`;
+    other embedders are small and stay in float32)."""
 
-    def __init__(self, model, name: str, cache: bool = True):
+    def __init__(self, model, name: str, cache: bool = True, precision: str = "fp32"):
         # cache=False for a model made inside a fit (e.g. contrastively tuned): the cache is keyed by id(model),
         # which a later model can reuse once this one is freed
-        self.model, self.name, self.cache = model, name, cache
+        self.model, self.name, self.cache, self.precision = model, name, cache, precision
 
     @staticmethod
-    def open(source, name: str) -> "EmbeddingView":
+    def open(source, name: str, precision: str = "fp32") -> "EmbeddingView":
         """A view of ``source``: a fitted embedder, a shoestring folder, or a Hugging Face checkpoint folder."""
         if isinstance(source, (str, Path)):
             from shoestring.registry import load_embedder
 
             source = load_embedder(source)  # a shoestring folder, or e.g. the offline all-MiniLM-L6-v2 checkpoint
-        return EmbeddingView(source, name)
+        return EmbeddingView(source, name, precision=precision)
 
     def fit(self, texts) -> "EmbeddingView":
         return self  # the representation is pre-trained; nothing here is fitted on labels
@@ -180,12 +182,14 @@ class EmbeddingView:
         from shoestring.learners.mlm.estimator import MaskedLM
 
         texts = list(texts)
-        cache = None if _CACHE is None or not self.cache else _CACHE.setdefault(("embedding", id(self.model)), {})
+        cache = (None if _CACHE is None or not self.cache
+                 else _CACHE.setdefault(("embedding", id(self.model), self.precision), {}))
         todo = texts if cache is None else list(dict.fromkeys(t for t in texts if t not in cache))
         if not todo:
             X = np.zeros((0, self.dim), np.float32)
         elif isinstance(self.model, MaskedLM):
-            X = self.model.transform(todo, max_len=min(256, self.model.model_.sizes["positions"]))
+            X = self.model.transform(todo, max_len=min(256, self.model.model_.sizes["positions"]),
+                                     precision=self.precision)
         else:
             X = self.model.transform(todo)
         X = np.asarray(X, np.float32)
@@ -200,7 +204,7 @@ class EmbeddingView:
         self.model.save_pretrained(folder)
 
     @classmethod
-    def load(cls, folder: Path, name: str) -> "EmbeddingView":
+    def load(cls, folder: Path, name: str, precision: str = "fp32") -> "EmbeddingView":
         from shoestring.registry import load
 
-        return cls(load(folder), name)
+        return cls(load(folder), name, precision=precision)
