@@ -492,3 +492,22 @@ def test_bench_runs_auto_from_the_checkpoint_it_is_given(tiny_lm, tmp_path, monk
         FewshotConfig(data=str(data), methods=["tfidf_lr"], contrastive="on").validate()
     with pytest.raises(ConfigError, match="not a checkpoint folder"):
         FewshotConfig(data=str(data), methods=["auto"], checkpoint=str(tmp_path / "w")).validate()
+
+
+def test_bf16_embeddings_match_float32_and_a_bf16_recipe_reloads_predicting_identically(tiny_lm, tmp_path):
+    docs = planted_docs(32, seed=11, noise=0.3)
+    texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
+    a, b = tiny_lm.transform(texts), tiny_lm.transform(texts, precision="bf16")
+    assert not np.array_equal(a, b)  # bfloat16 products really ran ...
+    cos = np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cos.min() > 0.999  # ... and give the same vectors to within bf16's 8-bit mantissa
+    kw = dict(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[10.0], contrastive="on",
+              contrastive_epochs=2, contrastive_lr=1e-3, random_state=0)
+    clf = FewLabelClassifier(precision="bf16", **kw).fit(texts, labels)
+    assert clf.training_["precision"] == "bf16" and clf.views_[0].precision == "bf16"
+    assert FewLabelClassifier(precision="fp32", **kw).fit(texts, labels).training_["precision"] == "fp32"
+    clf.save_pretrained(tmp_path / "r")
+    loaded = shoestring.load(tmp_path / "r")
+    assert loaded.config.precision == "bf16" and loaded.views_[0].precision == "bf16"
+    probe = [d["text"] for d in planted_docs(12, seed=12)]
+    np.testing.assert_array_equal(loaded.predict_proba(probe), clf.predict_proba(probe))

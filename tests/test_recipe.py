@@ -417,6 +417,8 @@ def test_the_cli_summary_says_how_far_the_fine_tuning_got():
     assert "stopped by --minutes" not in recipe_summary(t) and "24 steps" in recipe_summary(t)
     t["contrastive"]["training"]["warm_start"] = {"from": "nested fold 2", "labelled": 100, "steps": 12, "seconds": 99}
     assert "24 steps in 204 s (after nested fold 2's 12 steps on 100 labels)" in recipe_summary(t)
+    t["precision"] = "bf16"  # where the CPU multiplies bf16 natively (--precision auto)
+    assert "24 steps in 204 s (bf16) (after nested fold 2's" in recipe_summary(t)
     t["contrastive"] = {"used": False, "why": "off"}
     assert "contrastive fine-tuning: not used (off)" in recipe_summary(t)
 

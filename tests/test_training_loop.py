@@ -324,3 +324,31 @@ def test_one_optimizer_module_and_one_seeding_helper():
     a = (np.random.rand(), torch.rand(1).item())
     seed_everything(7)
     assert (np.random.rand(), torch.rand(1).item()) == a
+
+
+def test_bf16_precision_runs_the_forward_under_autocast_and_keeps_float32_weights():
+    from shoestring.training.precision import native_bf16, resolve
+
+    seen = []
+
+    class Spy(Toy):
+        def loss(self, model, batch, state):
+            x, y = batch
+            out = model(x)
+            seen.append(out.dtype)
+            return ((out.float() - y) ** 2).mean(), {}
+
+    state, toy = fit(toy=Spy(), precision="bf16")
+    assert set(seen) == {torch.bfloat16}  # the Linear layers' products ran in bfloat16 ...
+    assert all(p.dtype == torch.float32 for p in toy.model.parameters())  # ... on float32 weights
+    assert losses(state)[-1] < losses(state)[0]
+    for precision, dtype in (("fp32", torch.float32),
+                             ("auto", torch.bfloat16 if native_bf16("cpu") else torch.float32)):
+        seen.clear()
+        fit(toy=Spy(), precision=precision)
+        assert set(seen) == {dtype}
+    assert resolve("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
+    with pytest.raises(ConfigError, match="precision"):
+        config(precision="fp16")
+    with pytest.raises(ConfigError, match="unknown precision 'fp16'"):
+        resolve("fp16", "cpu")

@@ -109,7 +109,8 @@ def recipe_summary(t: dict) -> str:
         "not used"
     run = c.get("training") or {}
     if c["used"] and run:
-        tuned += f", the final fine-tuning {run['steps']} steps in {run['seconds']:.0f} s"
+        tuned += (f", the final fine-tuning {run['steps']} steps in {run['seconds']:.0f} s"
+                  + (" (bf16)" if t.get("precision") == "bf16" else ""))
         if run.get("warm_start"):
             w = run["warm_start"]
             tuned += f" (after {w['from']}'s {w['steps']} steps on {w['labelled']} labels)"

@@ -153,8 +153,8 @@ class MaskedLM(Estimator):
         """Document features (n x H): the mean of the last layer's token states (``pooling="mean"``) or the
         [CLS] state (``"cls"``). Texts longer than ``max_len`` tokens (default: the training sequence length)
         are cut. ``precision``: ``"bf16"`` or ``"auto"`` runs the matrix products in bfloat16
-        (:mod:`~shoestring.training.precision`: 1.8x as fast where the CPU has AVX512-BF16, vectors at cosine
-        0.99999 to float32's)."""
+        (:mod:`~shoestring.training.precision`: 1.75x as fast where the CPU has AVX512-BF16, vectors at cosine
+        0.99997 or more to float32's)."""
         import torch
 
         from shoestring.learners.mlm.model import mean_pool, padded_batches

@@ -229,8 +229,9 @@ class ActiveLearner:
         head = self._head
         if head is None:
             raise InputError("there is no model yet: label documents of at least two classes first")
-        clf = FewLabelClassifier(RecipeConfig(tfidf=False, c_grid=[self.C], seed=self.seed))
-        clf.views_ = [EmbeddingView(embedder, name)]
+        # fp32: the arithmetic the pool's features X were embedded in, so that the folder predicts as the head learnt
+        clf = FewLabelClassifier(RecipeConfig(tfidf=False, c_grid=[self.C], seed=self.seed, precision="fp32"))
+        clf.views_ = [EmbeddingView(embedder, name, precision="fp32")]
         if clf.views_[0].dim != self.X_.shape[1]:
             raise InputError(f"the embedder gives {clf.views_[0].dim}-d vectors, the pool's features are "
                              f"{self.X_.shape[1]}-d", hint="pass the model that computed the pool's features")
