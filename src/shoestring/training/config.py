@@ -35,8 +35,8 @@ class TrainConfig(Config):
     device: str = param("auto", "cpu, cuda, cuda:1, mps, or auto (a GPU when present)")
     threads: int | None = param(None, "CPU threads (torch's and BLAS's; default: one per core)", min=1)
     precision: str = param("fp32", "arithmetic of the forward pass: fp32, bf16 (mixed precision: matrix products "
-                                   "in bfloat16 under autocast, weights and losses in float32), or auto (bf16 "
-                                   "where the CPU or GPU computes it natively, else fp32)", choices=PRECISIONS)
+                                   "in bfloat16 under autocast, weights and optimizer state in float32), or auto "
+                                   "(bf16 where the CPU or GPU computes it natively, else fp32)", choices=PRECISIONS)
     progress: bool = param(True, "show a progress bar")
 
     def _check(self) -> None:

@@ -1,10 +1,11 @@
 """Arithmetic precision of a transformer's matrix products: float32, or bfloat16 under ``torch.autocast``.
 
-bfloat16 keeps float32's exponent range with an 8-bit mantissa, so mixed-precision training needs no loss
-scaling: under autocast the matrix products run in bf16 while the weights, the optimizer state, softmax,
-normalizations and losses stay in float32. It pays only where the hardware multiplies bf16 natively: CPUs with
-AVX512-BF16 (AMD Zen 4, Intel Cooper Lake and later) or AMX (Intel Sapphire Rapids and later), and CUDA GPUs
-from Ampere on. Elsewhere bf16 is emulated and slower than float32.
+bfloat16 keeps float32's exponent range with an 8-bit mantissa, so mixed-precision training needs no loss scaling.
+The weights, their gradients and the optimizer state stay float32; under autocast the matrix products run in bf16,
+and so (on the CPU) do the element-wise ops that take their output - layer norm, softmax, GELU, the L2 normalization
+of sentence vectors - while the losses autocast lists, such as cross-entropy, are computed in float32. It pays only
+where the hardware multiplies bf16 natively: CPUs with AVX512-BF16 (AMD Zen 4, Intel Cooper Lake and later) or AMX
+(Intel Sapphire Rapids and later), and CUDA GPUs from Ampere on. Elsewhere bf16 is emulated, usually slower than float32.
 
 Measured with all-MiniLM-L6-v2 on ag_news, one thread of a 2-vCPU AMD EPYC with AVX512-BF16
 (benchmarks/precision.py, docs/benchmarks.md): a contrastive fine-tuning step 1.6x as fast as in float32,
