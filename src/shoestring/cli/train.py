@@ -26,7 +26,7 @@ def register(sub) -> None:
                                         "Face folder such as all-MiniLM-L6-v2, or a `pretrain mlm` folder)")
     add_config(s)
     add_read(s)
-    ClassifierConfig.add_arguments(s, exclude=("precision",))  # the recipe's --precision (below) serves both
+    ClassifierConfig.add_arguments(s)
     from shoestring.tasks.classify.config import RecipeConfig
 
     RecipeConfig.add_arguments(s, exclude=("seed", "minutes", "threads"))  # --seed, --minutes, --threads: shared

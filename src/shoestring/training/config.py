@@ -36,7 +36,9 @@ class TrainConfig(Config):
     threads: int | None = param(None, "CPU threads (torch's and BLAS's; default: one per core)", min=1)
     precision: str = param("fp32", "arithmetic of the forward pass: fp32, bf16 (mixed precision: matrix products "
                                    "in bfloat16 under autocast, weights and optimizer state in float32), or auto "
-                                   "(bf16 where the CPU or GPU computes it natively, else fp32)", choices=PRECISIONS)
+                                   "(bf16 where the CPU or GPU computes it natively, else fp32); measured for "
+                                   "the recipe's contrastive fine-tuning, which sets it (--precision there), so "
+                                   "not a command-line option of the other learners", choices=PRECISIONS, cli=False)
     progress: bool = param(True, "show a progress bar")
 
     def _check(self) -> None:

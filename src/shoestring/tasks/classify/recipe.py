@@ -805,6 +805,8 @@ class FewLabelClassifier(LabelPredictor):
 
         self.classes_ = meta["classes"]
         self.C_ = meta["C"]
+        if "precision" not in meta["config"]:  # saved before --precision existed: its encoder embedded in float32
+            self.config = self.config.replace(precision="fp32")
         self.views_ = []
         for v in meta["views"]:
             folder = path / "views" / v["name"]
