@@ -5,7 +5,8 @@ The weights, their gradients and the optimizer state stay float32; under autocas
 and so (on the CPU) do the element-wise ops that take their output - layer norm, softmax, GELU, the L2 normalization
 of sentence vectors - while the losses autocast lists, such as cross-entropy, are computed in float32. It pays only
 where the hardware multiplies bf16 natively: CPUs with AVX512-BF16 (AMD Zen 4, Intel Cooper Lake and later) or AMX
-(Intel Sapphire Rapids and later), and CUDA GPUs from Ampere on. Elsewhere bf16 is emulated, usually slower than float32.
+(Intel Sapphire Rapids and later), and CUDA GPUs from Ampere on. Elsewhere bf16 is emulated, usually slower than
+float32.
 
 Measured with all-MiniLM-L6-v2 on ag_news, one thread of a 2-vCPU AMD EPYC with AVX512-BF16
 (benchmarks/precision.py, docs/benchmarks.md): a contrastive fine-tuning step 1.6x as fast as in float32,
