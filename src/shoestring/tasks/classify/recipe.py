@@ -197,6 +197,11 @@ class FewLabelClassifier(LabelPredictor):
             raise ConfigError("the recipe has no view: keep --tfidf or give --vampire, --word-vectors or --encoder")
         return views
 
+    def _tuned_view(self, model) -> EmbeddingView:
+        """The view of an encoder fine-tuned inside this fit: uncached (a later model can reuse its id) and in the
+        fit's precision, as the frozen encoder's view."""
+        return EmbeddingView(model, "encoder", cache=False, precision=self.config.precision)
+
     def _pool(self, texts: list[str], unlabeled) -> tuple[list[str], int, int]:
         """The unlabeled texts the fit uses, how many non-empty ones were given, and how many of those were
         copies of labelled texts (dropped). The labelled texts are not unlabeled, even when the corpus given as
@@ -272,7 +277,7 @@ class FewLabelClassifier(LabelPredictor):
         blend = None
         if tuned["used"]:
             enc = names.index("encoder")
-            view = EmbeddingView(tuned.pop("model"), "encoder", cache=False, precision=c.precision)
+            view = self._tuned_view(tuned.pop("model"))
             t = time.perf_counter()
             with clock.phase("embed labelled"):
                 block = view.transform(texts)
@@ -474,7 +479,7 @@ class FewLabelClassifier(LabelPredictor):
                 return out
             tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks)
             t_score = time.perf_counter()
-            E = EmbeddingView(tuned, "encoder", cache=False, precision=c.precision).transform(texts)
+            E = self._tuned_view(tuned).transform(texts)
             last = tuned if c.contrastive_warm_start else None
             fold_steps = tuned.training_["steps"]
             del tuned
@@ -597,8 +602,7 @@ class FewLabelClassifier(LabelPredictor):
         _, va = fold
         idx = np.concatenate([sub, va])
         local_tr, local_va = np.arange(len(sub)), np.arange(len(sub), len(idx))
-        E = EmbeddingView(tuned, "encoder", cache=False, precision=self.config.precision).transform(
-            [texts[i] for i in idx])
+        E = self._tuned_view(tuned).transform([texts[i] for i in idx])
         quarter = {}
         for tag, key in zip(("tuned", "frozen"), keys):
             cand, C = _parse(key[len(tag) + 2:])
