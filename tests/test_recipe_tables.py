@@ -61,14 +61,16 @@ def test_write_gives_a_file_the_tables_read_again(tmp_path):
 
 def test_verdict_names_each_familys_best_baseline_and_flags_misses(tmp_path):
     recs = [_record(s, a, a) for s, a in enumerate([0.70, 0.72, 0.74, 0.76, 0.64])]  # mean 0.712, worst -7.2
-    recs += [_record(0, 0.60, 0.6, method="tfidf_lr"), _record(0, 0.75, 0.7, method="minilm_lr")]
+    recs += [_record(0, 0.60, 0.6, method="tfidf_lr")]
+    recs += [_record(s, a, a, method="minilm_lr") for s, a in enumerate([0.73, 0.77])]  # mean 0.75, worst -2.0
     recs += [_record(s, 0.65, 0.6, method="auto_own") for s in range(2)]
     path = _write(tmp_path / "r.json", *recs)
     table = subprocess.run([sys.executable, str(SCRIPT), "--verdict", path], check=True, capture_output=True,
                            text=True).stdout
     row = table.strip().splitlines()[-1].split(" | ")
-    # auto: under MiniLM + LR (a miss, bold), worst seed 7.2 under its mean (bold); auto_own: over TF-IDF + LR
-    assert row[2:] == ["71.2", "`minilm_lr` 75.0 (1 seed)", "**-3.8**", "**-7.2**", "", "65.0 (2 seeds)",
+    # auto: under MiniLM + LR (a miss, bold), worst seed 7.2 under its mean (bold), MiniLM + LR's 2.0 under its
+    # own; auto_own: over TF-IDF + LR (one seed: no worst seed to show)
+    assert row[2:] == ["71.2", "`minilm_lr` 75.0 (2 seeds)", "**-3.8**", "**-7.2**", "-2.0", "", "65.0 (2 seeds)",
                        "`tfidf_lr` 60.0 (1 seed)", "+5.0 |"]
 
 
