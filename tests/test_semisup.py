@@ -355,15 +355,42 @@ def test_cv_gain_stops_when_the_folds_would_not_fit_the_time_allowed(edge_task):
 
     def slow(mk, X, y, pool):
         calls.append(len(y))
-        time.sleep(0.2)
+        time.sleep(0.5)
         return mk().fit(X, y)
 
-    res = cv_gain(make_model, X_l, y_l, X_u, slow, n_splits=3, max_seconds=0.3)  # 3 folds need ~0.6 s
-    assert res["possible"] is False and "over the 0.3 s allowed" in res["reason"] and "3 folds" in res["reason"]
+    # 3 folds need ~1.5 s (the model's own fits, a few ms each, leave the check of one fit's price far behind)
+    res = cv_gain(make_model, X_l, y_l, X_u, slow, n_splits=3, max_seconds=1.0)
+    assert res["possible"] is False and "over the 1.0 s allowed" in res["reason"] and "3 folds" in res["reason"]
     assert len(calls) == 1  # stopped after the first fold showed the rest would not fit
     assert cv_gain(make_model, X_l, y_l, X_u, slow, max_seconds=0)["possible"] is False and len(calls) == 1
     full = cv_gain(make_model, X_l, y_l, X_u, slow, n_splits=3, max_seconds=30)
-    assert full["possible"] and len(calls) == 4 and full["seconds"] >= 0.6
+    assert full["possible"] and len(calls) == 4 and full["seconds"] >= 1.5
+
+
+def test_cv_gain_refuses_a_costly_model_for_the_price_of_one_fit(edge_task):
+    """Every fold fits the supervised model and the method (one fit more at least): a model whose one fit shows
+    that 2 * folds fits would not fit the time is refused before the method runs at all; that first fit is the
+    first fold's model, not fitted again."""
+    X_l, y_l, X_u, *_ = edge_task
+    fits, calls = [], []
+
+    class Slow(LogisticRegression):
+        def fit(self, X, y, *a, **k):
+            fits.append(len(y))
+            time.sleep(0.15)
+            return super().fit(X, y, *a, **k)
+
+    def method(mk, X, y, pool):
+        calls.append(len(y))
+        return mk().fit(X, y)
+
+    res = cv_gain(lambda: Slow(max_iter=1000), X_l, y_l, X_u, method, n_splits=3, max_seconds=0.5)  # 6 fits: 0.9 s
+    assert res["possible"] is False and "3 folds need at least 6 model fits" in res["reason"]
+    assert len(fits) == 1 and calls == []
+    fits.clear()
+    ok = cv_gain(lambda: Slow(max_iter=1000), X_l, y_l, X_u, method, n_splits=3, max_seconds=30)
+    assert ok["possible"] and len(fits) == 6 and len(calls) == 3  # 3 supervised + 3 by the method: none twice
+    assert ok["folds"] == cv_gain(lambda: Slow(max_iter=1000), X_l, y_l, X_u, method, n_splits=3)["folds"]
 
 
 def test_cv_gain_times_a_slow_method_on_a_sample_of_a_large_pool_before_any_full_fold(edge_task):
@@ -373,12 +400,12 @@ def test_cv_gain_times_a_slow_method_on_a_sample_of_a_large_pool_before_any_full
     big = np.repeat(X_u, -(-5 * CALIBRATION_ROWS // len(X_u)), axis=0)[:5 * CALIBRATION_ROWS]
     pools = []
 
-    def linear(mk, X, y, pool):  # costs 0.1 ms per pool row: a full fold 0.5 s, the calibration 0.1 s
+    def linear(mk, X, y, pool):  # costs 0.2 ms per pool row: a full fold 1 s, the calibration 0.2 s
         pools.append(pool.shape[0])
-        time.sleep(1e-4 * pool.shape[0])
+        time.sleep(2e-4 * pool.shape[0])
         return mk().fit(X, y)
 
-    res = cv_gain(make_model, X_l, y_l, big, linear, n_splits=3, max_seconds=0.8)  # 3 full folds: ~1.5 s
+    res = cv_gain(make_model, X_l, y_l, big, linear, n_splits=3, max_seconds=1.6)  # 3 full folds: ~3 s
     assert res["possible"] is False and f"{CALIBRATION_ROWS} of the {len(big)} pool rows" in res["reason"]
     assert pools == [CALIBRATION_ROWS]  # stopped before any fold on the whole pool
     ok = cv_gain(make_model, X_l, y_l, big, linear, n_splits=3, max_seconds=30)
