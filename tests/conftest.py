@@ -45,6 +45,16 @@ def write_jsonl(path: Path, rows) -> Path:
     return path
 
 
+def resign(folder: Path, name: str) -> None:
+    """Record a file of a saved folder, edited by a test, in the folder's manifest (its new size and sha256), as
+    if it had been saved that way: for tests of what loading makes of the edit itself, past the manifest check."""
+    from shoestring.artifacts import MANIFEST, _sha256
+
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["files"][name] = {"bytes": (folder / name).stat().st_size, "sha256": _sha256(folder / name)}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+
+
 @pytest.fixture(scope="session")
 def planted_file(tmp_path_factory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("planted") / "planted.jsonl", planted_docs(600))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import GROUPS, planted_docs
+from conftest import GROUPS, planted_docs, resign
 from shoestring.errors import ArtifactError, InputError
 from shoestring.tasks.classify.estimator import TextClassifier
 
@@ -99,13 +99,7 @@ def test_mismatched_vocabulary_is_refused(planted_vampire, tmp_path):
     with pytest.raises(ArtifactError, match=r"vampire_vocab\.json (has \d+ bytes|does not match its sha256)"):
         TextClassifier.from_pretrained(tmp_path / "clf")
     # ... and with the manifest rewritten to match (a copied-in vocabulary), the fingerprint guard still does
-    import hashlib
-
-    mpath = tmp_path / "clf" / "manifest.json"
-    manifest = json.loads(mpath.read_text())
-    manifest["files"]["vampire_vocab.json"] = {"sha256": hashlib.sha256(vpath.read_bytes()).hexdigest(),
-                                               "bytes": vpath.stat().st_size}
-    mpath.write_text(json.dumps(manifest))
+    resign(tmp_path / "clf", "vampire_vocab.json")
     with pytest.raises(ArtifactError, match="is not the VAMPIRE vocabulary this classifier was trained with"):
         TextClassifier.from_pretrained(tmp_path / "clf")
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import shoestring
-from conftest import planted_docs, write_jsonl
+from conftest import planted_docs, resign, write_jsonl
 from shoestring.bench.fewshot import recipe_record
 from shoestring.errors import InputError
 from shoestring.learners.contrastive.config import ContrastiveConfig
@@ -512,18 +512,12 @@ def test_bf16_embeddings_match_float32_and_a_bf16_recipe_reloads_predicting_iden
     probe = [d["text"] for d in planted_docs(12, seed=12)]
     np.testing.assert_array_equal(loaded.predict_proba(probe), clf.predict_proba(probe))
     # a folder saved before --precision existed (no such key) embedded in float32, and keeps doing so
-    import json
-
-    from shoestring.artifacts import _sha256
     from shoestring.estimator import CONFIG_FILE
 
     folder = tmp_path / "r"
     meta = json.loads((folder / CONFIG_FILE).read_text())
     del meta["config"]["precision"]
     (folder / CONFIG_FILE).write_text(json.dumps(meta))
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"][CONFIG_FILE] = {"bytes": (folder / CONFIG_FILE).stat().st_size,
-                                      "sha256": _sha256(folder / CONFIG_FILE)}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    resign(folder, CONFIG_FILE)
     old = shoestring.load(folder)
     assert old.config.precision == "fp32" and old.views_[0].precision == "fp32"
