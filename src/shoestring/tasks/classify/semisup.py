@@ -437,16 +437,22 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
             raise ValueError(f"one group per labelled row: {len(y_l)} rows, {len(groups)} groups")
         splits = [fold for r in range(max(1, int(n_repeats)))
                   for fold in stratified_folds(codes, s, random_state + r, groups)]
+
+    def over_time(spent: float, why: str) -> dict:
+        """The answer when the folds would not fit ``max_seconds``, ``spent`` seconds in."""
+        return {"possible": False, "method": name, "seconds": round(spent, 2),
+                "reason": f"{why}, over the {max_seconds:.1f} s allowed"}
+
     first_sup = None  # the first fold's supervised model, when fitted (and timed) before the folds
     if max_seconds is not None:
         train = splits[0][0]
         t = time.perf_counter()
         first_sup = make_model().fit(X_l[train], y_l[train])
         sup_seconds = time.perf_counter() - t
-        if time.perf_counter() - t0 + (2 * total - 1) * sup_seconds > max_seconds:
-            return {"possible": False, "method": name, "seconds": round(time.perf_counter() - t0, 2),
-                    "reason": f"{total} folds need at least {2 * total} model fits of ~{sup_seconds:.1f} s each "
-                              f"(the supervised one's), over the {max_seconds:.1f} s allowed"}
+        spent = time.perf_counter() - t0
+        if spent + (2 * total - 1) * sup_seconds > max_seconds:
+            return over_time(spent, f"{total} folds need at least {2 * total} model fits of ~{sup_seconds:.1f} s "
+                                    "each (the supervised one's)")
     if max_seconds is not None and X_u.shape[0] > CALIBRATION_ROWS:
         # a first fold on the whole pool can by itself take longer than allowed, and the check below needs one
         # finished fold: time the method on a sample of the pool first and extrapolate (linearly in the rows)
@@ -455,17 +461,14 @@ def cv_gain(make_model, X_l, y_l, X_u, method, *, n_splits: int = 5, n_repeats: 
         fn(make_model, X_l[train], y_l[train], X_u[np.sort(sample)], **kwargs)
         small = sup_seconds + time.perf_counter() - t
         per_fold = small * (len(train) + X_u.shape[0]) / (len(train) + CALIBRATION_ROWS)
-        if time.perf_counter() - t0 + per_fold * total > max_seconds:
-            return {"possible": False, "method": name, "seconds": round(time.perf_counter() - t0, 2),
-                    "reason": f"{total} folds would take ~{per_fold * total:.0f} s (from a {small:.1f} s fit on "
-                              f"{CALIBRATION_ROWS} of the {X_u.shape[0]} pool rows), over the {max_seconds:.1f} s "
-                              "allowed"}
+        spent = time.perf_counter() - t0
+        if spent + per_fold * total > max_seconds:
+            return over_time(spent, f"{total} folds would take ~{per_fold * total:.0f} s (from a {small:.1f} s fit "
+                                    f"on {CALIBRATION_ROWS} of the {X_u.shape[0]} pool rows)")
     for i, (train, test) in enumerate(splits):
         spent = time.perf_counter() - t0
         if max_seconds is not None and folds and spent + spent / len(folds) * (total - len(folds)) > max_seconds:
-            return {"possible": False, "method": name, "seconds": round(spent, 2),
-                    "reason": f"{total} folds would take ~{spent / len(folds) * total:.0f} s, over the "
-                              f"{max_seconds:.1f} s allowed"}
+            return over_time(spent, f"{total} folds would take ~{spent / len(folds) * total:.0f} s")
         X_tr, y_tr, X_te, y_te = X_l[train], y_l[train], X_l[test], y_l[test]
         sup = first_sup if (i == 0 and first_sup is not None) else make_model().fit(X_tr, y_tr)
         semi = fn(make_model, X_tr, y_tr, X_u, **kwargs)
