@@ -55,7 +55,8 @@ def main(argv=None):
     from shoestring.learners.mlm.estimator import MaskedLM
     from shoestring.tasks.classify.linear import UsedColumnsLR
     from shoestring.tasks.classify.folds import stratified_folds as _folds
-    from shoestring.tasks.classify.recipe import FewLabelClassifier, _best
+    from shoestring.tasks.classify.candidates import best_key
+    from shoestring.tasks.classify.recipe import FewLabelClassifier
     from shoestring.tasks.classify.views import EmbeddingView
 
     torch.set_num_threads(a.threads)
@@ -97,7 +98,7 @@ def main(argv=None):
         view = EmbeddingView(model, "encoder", cache=False)
         E, Ev = view.transform(x), view.transform(xv)
         cv = {C: head._cross_validate(E, y, folds, C) for C in head.config.c_grid}
-        C = _best(cv)  # the recipe's rule: best mean accuracy, macro-F1 breaking ties
+        C = best_key(cv)  # the recipe's rule: best mean accuracy, macro-F1 breaking ties
         by_C = {}
         for Cv in head.config.c_grid:
             by_C[Cv] = accuracy_and_macro_f1(yv, UsedColumnsLR(Cv, a.seed).fit(E, y).predict(Ev), len(classes))

@@ -35,7 +35,8 @@ def main(argv=None):
     import shoestring
     from shoestring.bench.fewshot import draw_labelled, drop_unseen_labels, load_split
     from shoestring.learners.vectors.ppmi import WordVectors
-    from shoestring.tasks.classify.recipe import STACKED, FewLabelClassifier, _parse, _stack
+    from shoestring.tasks.classify.candidates import STACKED, parse_key, side_by_side
+    from shoestring.tasks.classify.recipe import FewLabelClassifier
     from shoestring.tasks.classify.views import caching
 
     folder = Path(a.data)
@@ -67,10 +68,11 @@ def main(argv=None):
             held = [v.transform(test) for v in views]
             yy = np.asarray([clf.classes_.index(v) for v in y])
             for key, cv in clf.cv_.items():
-                cand, C = _parse(key)
+                cand, C = parse_key(key)
                 cols = [names.index(n) for n in cand.removesuffix(STACKED).split("+")]
-                model = clf._head(C, [train[i].shape[1] for i in cols])().fit(_stack([train[i] for i in cols]), yy)
-                pred = np.asarray(clf.classes_)[model.predict(_stack([held[i] for i in cols]))]
+                model = clf._head(C, [train[i].shape[1] for i in cols])()
+                model.fit(side_by_side([train[i] for i in cols]), yy)
+                pred = np.asarray(clf.classes_)[model.predict(side_by_side([held[i] for i in cols]))]
                 row = {"seed": seed, "cv_accuracy": cv["accuracy"],
                        "test_accuracy": float(np.mean(pred == test_labels))}
                 scores.setdefault(key if np.isscalar(C) else f"{cand} C=each view's", []).append(row)

@@ -204,13 +204,15 @@ def test_the_learning_curve_moves_the_verdict_beyond_its_noise(tiny_lm, monkeypa
     the labels, where counted (beyond its own noise), is added to the judged gains: growing, the tuned encoder
     (whose final fine-tuning doubles the labels again) is used alone; shrinking, it is dropped; flat, the blend
     stands. The verdict says so; without the curve (the default) the blend stands and no curve is drawn."""
+    import shoestring.tasks.classify.contrastive as contrastive_mod
     import shoestring.tasks.classify.recipe as recipe_mod
 
-    monkeypatch.setattr(recipe_mod, "paired_gain_se", lambda *a, **k: (0.01, 0.01))
-    monkeypatch.setattr(recipe_mod.FewLabelClassifier, "_curve", lambda self, *a: {
+    for mod in (recipe_mod, contrastive_mod):  # the views' choice and the nested judgement alike
+        monkeypatch.setattr(mod, "paired_gain_se", lambda *a, **k: (0.01, 0.01))
+        monkeypatch.setattr(mod, "mean_scores", lambda folds: {"accuracy": 0.5, "macro_f1": 0.5, "folds": len(folds)})
+    monkeypatch.setattr(contrastive_mod.ContrastiveStep, "_curve", lambda self, *a: {
         "steps": [1, 2], "trend_accuracy": counted, "trend_accuracy_se": 0.01, "trend_macro_f1": counted,
         "trend_macro_f1_se": 0.01, "counted_accuracy": counted, "counted_macro_f1": counted})
-    monkeypatch.setattr(recipe_mod, "_mean", lambda folds: {"accuracy": 0.5, "macro_f1": 0.5, "folds": len(folds)})
     docs = planted_docs(24, seed=7, noise=0.3)
     clf = FewLabelClassifier(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0], contrastive_epochs=1,
                              contrastive_curve=True, random_state=0).fit([d["text"] for d in docs],
@@ -228,7 +230,7 @@ def test_the_learning_curve_learns_from_a_quarter_of_the_labels_and_scores_the_f
     every other row's features are NaN here, so reading one would fail the fit) and scored on that fold's
     held-out rows beside the fold's own predictions; the growth of the gain is those four accuracies'
     difference of differences, counted only beyond its standard error."""
-    from shoestring.tasks.classify.recipe import _half_per_class
+    from shoestring.tasks.classify.contrastive import half_per_class
 
     docs = planted_docs(40, seed=7, noise=0.3)
     texts = [d["text"] for d in docs]
@@ -236,7 +238,7 @@ def test_the_learning_curve_learns_from_a_quarter_of_the_labels_and_scores_the_f
     clf.classes_ = sorted({d["label"] for d in docs})
     y = np.asarray([clf.classes_.index(d["label"]) for d in docs])
     tr, va = np.arange(20), np.arange(20, 40)
-    sub = _half_per_class(tr, y, 0)
+    sub = half_per_class(tr, y, 0)
     assert 10 <= len(sub) <= 10 + len(set(y[tr])) and set(y[sub]) == set(y[tr]) and set(sub) <= set(tr)
     from shoestring.tasks.classify.views import EmbeddingView
 
@@ -258,9 +260,9 @@ def test_the_learning_curve_is_left_out_where_its_share_would_be_too_short(tiny_
     """In a 1-minute budget the phase's ~50 s split by rows gives each fold ~11 s and the curve's run ~6 s: with
     8 s the shortest fine-tuning worth starting, the folds run, the curve is left out, and the record and the
     verdict say so (the nested gains are judged as measured)."""
-    import shoestring.tasks.classify.recipe as recipe_mod
+    import shoestring.tasks.classify.contrastive as contrastive_mod
 
-    monkeypatch.setattr(recipe_mod, "MIN_FINETUNE_SECONDS", 8.0)
+    monkeypatch.setattr(contrastive_mod, "MIN_FINETUNE_SECONDS", 8.0)
     docs = planted_docs(30, seed=7)
     clf = FewLabelClassifier(encoder=tiny_lm, tfidf=False, semi_supervised="off", c_grid=[1.0], contrastive_epochs=1,
                              contrastive_curve=True, minutes=1, random_state=0).fit([d["text"] for d in docs],
@@ -275,9 +277,11 @@ def test_within_the_noise_the_tuned_and_frozen_models_are_blended(tiny_lm, tmp_p
     within its standard error), both are used: the frozen encoder stays the view ``encoder``, the tuned one is
     the view ``encoder_tuned``, and the head is the two models' log-probabilities averaged - which the saved
     folder reloads and predicts identically. The nested blend's scores are in the record either way."""
+    import shoestring.tasks.classify.contrastive as contrastive_mod
     import shoestring.tasks.classify.recipe as recipe_mod
 
-    monkeypatch.setattr(recipe_mod, "paired_gain_se", lambda *a, **k: (1.0, 1.0))  # nothing beyond the noise
+    for mod in (recipe_mod, contrastive_mod):  # nothing beyond the noise, in the views' choice or the judgement
+        monkeypatch.setattr(mod, "paired_gain_se", lambda *a, **k: (1.0, 1.0))
     docs = planted_docs(40, seed=7, noise=0.3)
     texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
     clf = FewLabelClassifier(encoder=tiny_lm, semi_supervised="off", c_grid=[1.0, 10.0], contrastive_epochs=2,
@@ -350,7 +354,7 @@ def test_a_fold_that_overruns_shrinks_the_later_shares(tiny_lm, monkeypatch):
     import time as _time
 
     import shoestring.learners.contrastive.labels as labels_mod
-    import shoestring.tasks.classify.recipe as recipe_mod
+    import shoestring.tasks.classify.contrastive as contrastive_mod
 
     real = labels_mod.fit_contrastive
     given = []
@@ -362,7 +366,7 @@ def test_a_fold_that_overruns_shrinks_the_later_shares(tiny_lm, monkeypatch):
         return real(lm, texts, y, ContrastiveConfig(max_epochs=1, seed=0), callbacks=callbacks)
 
     monkeypatch.setattr(labels_mod, "fit_contrastive", fake)
-    monkeypatch.setattr(recipe_mod, "MIN_FINETUNE_SECONDS", 1.0)  # a small budget keeps the test short
+    monkeypatch.setattr(contrastive_mod, "MIN_FINETUNE_SECONDS", 1.0)  # a small budget keeps the test short
     docs = planted_docs(30, seed=7)
     texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
     budget = 0.25  # minutes: 15 s, 85% = 13 s for 3 fine-tunings (2 folds of 15 rows, then all 30)
@@ -374,7 +378,7 @@ def test_a_fold_that_overruns_shrinks_the_later_shares(tiny_lm, monkeypatch):
     else:
         # the two folds train on 15 rows each: planned up front they would get equal shares
         assert given[1] < 0.8 * given[0], given
-    share = recipe_mod.CONTRASTIVE_SHARE
+    share = contrastive_mod.CONTRASTIVE_SHARE
     assert clf.training_["seconds"] < share * budget * 60 + 0.6 * given[0] + 5, (clf.training_["seconds"], given)
     # the phase's plan held back what the tuned encoder will need to embed the labelled rows again
     assert 0 < c["reembed_seconds"] and c["planned_seconds"] <= share * (budget * 60 - c["reembed_seconds"])
@@ -443,7 +447,7 @@ def test_macro_f1_is_judged_on_the_classes_each_nested_fine_tuning_saw_a_pair_of
 def test_the_nested_cross_validation_scores_the_frozen_stack_too(tiny_lm):
     """The frozen stack is scored on the nested folds beside the other candidates, with each view's C from the
     frozen views' cross-validation; no tuned stack (a view tuned on the labels has no out-of-fold probabilities)."""
-    from shoestring.tasks.classify.recipe import _key
+    from shoestring.tasks.classify.candidates import key_of
 
     docs = planted_docs(48, seed=7, noise=0.3)
     texts, labels = [d["text"] for d in docs], [d["label"] for d in docs]
@@ -451,7 +455,7 @@ def test_the_nested_cross_validation_scores_the_frozen_stack_too(tiny_lm):
                              contrastive_epochs=2, contrastive_lr=1e-3, random_state=0).fit(texts, labels)
     cv = clf.training_["contrastive"]["cv"]
     frozen = clf._view_Cs(["tfidf", "encoder"])
-    assert {k for k in cv if "stacked" in k} == {f"frozen: {_key('tfidf+encoder stacked', frozen)}"}
+    assert {k for k in cv if "stacked" in k} == {f"frozen: {key_of('tfidf+encoder stacked', frozen)}"}
     # tuned: encoder and tfidf+encoder, frozen: those and tfidf, each at 2 Cs; and the frozen stack
     assert all(v["folds"] == 2 for v in cv.values()) and len(cv) == 2 * 2 + 3 * 2 + 1
 

@@ -130,8 +130,8 @@ def test_the_recipe_saves_and_reloads_a_stack(tmp_path, monkeypatch):
     import shoestring.tasks.classify.recipe as recipe_mod
     from shoestring.tasks.classify.recipe import FewLabelClassifier
 
-    original = recipe_mod._best
-    monkeypatch.setattr(recipe_mod, "_best", lambda scores: next(
+    original = recipe_mod.best_key
+    monkeypatch.setattr(recipe_mod, "best_key", lambda scores: next(
         (k for k in scores if " stacked C=" in k), None) or original(scores))
     rng = np.random.default_rng(0)
     texts, labels = [], []

@@ -306,14 +306,14 @@ def recipe_record(training: dict, cv: dict | None = None) -> dict:
     methods' cross-validated gains
     (``pool_cv``), and with ``cv`` (the recipe's ``cv_``) each frozen candidate's best cross-validated accuracy
     over the C grid (``views_cv``): what a choice was made between, to study how noisy it is."""
-    from shoestring.tasks.classify.recipe import _best, _parse
+    from shoestring.tasks.classify.candidates import best_key, parse_key
 
     tuned = training["contrastive"]
     final = tuned.get("training")
     best: dict = {}
-    for cand in dict.fromkeys(_parse(key)[0] for key in cv or {}):
-        key = _best({k: v for k, v in cv.items() if _parse(k)[0] == cand})  # the recipe's tie-break
-        best[cand] = {"accuracy": cv[key]["accuracy"], "macro_f1": cv[key]["macro_f1"], "C": _parse(key)[1]}
+    for cand in dict.fromkeys(parse_key(key)[0] for key in cv or {}):
+        key = best_key({k: v for k, v in cv.items() if parse_key(k)[0] == cand})  # the recipe's tie-break
+        best[cand] = {"accuracy": cv[key]["accuracy"], "macro_f1": cv[key]["macro_f1"], "C": parse_key(key)[1]}
     return {"chosen": training["chosen"], "C": training["C"], "stack_weights": training.get("stack_weights"),
             "views_cv": best or None, "pool_cv": training["semi_supervised"].get("cv"),
             "semi_supervised": training["semi_supervised"].get("used"),

@@ -102,7 +102,7 @@ def recipe_summary(t: dict) -> str:
     """What the recipe chose and why, from its ``training_``, in one paragraph: the candidate and C, the
     contrastive fine-tuning (kept or not, and how many steps the final one got: a --minutes budget buys the
     steps the machine gives, and on some data the steps are what the gain comes from), the unlabeled pool."""
-    from shoestring.tasks.classify.recipe import format_C
+    from shoestring.tasks.classify.candidates import format_C
 
     c = t["contrastive"]
     tuned = ("used, blended with the frozen views' model" if c.get("use") == "blend" else "used") if c["used"] else \

@@ -7,11 +7,12 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
 1. **views** (:mod:`~shoestring.tasks.classify.views`): TF-IDF with its IDF fitted on the unlabeled text,
    and the vectors of every representation passed in - VAMPIRE, domain word vectors, a compact BERT, or a
    public checkpoint such as all-MiniLM-L6-v2;
-2. **candidates**: each view alone, and all views side by side (each block L2-normalized per row, so the
-   penalty treats them alike), each with a multinomial logistic regression whose inverse regularisation
-   ``C`` comes from ``c_grid``; and the **stack** of the views (:mod:`~shoestring.tasks.classify.stacking`):
-   one logistic regression per view with the C that view is best with alone, pooled with weights fitted on
-   out-of-fold predictions - where one C cannot suit a sparse TF-IDF view and a dense embedding at once;
+2. **candidates** (named as in :mod:`~shoestring.tasks.classify.candidates`): each view alone, and all views side by
+   side (each block L2-normalized per row, so the penalty treats them alike), each with a multinomial logistic
+   regression whose inverse regularisation ``C`` comes from ``c_grid``; and the **stack** of the views
+   (:mod:`~shoestring.tasks.classify.stacking`): one logistic regression per view with the C that view is best with
+   alone, pooled with weights fitted on out-of-fold predictions - where one C cannot suit a sparse TF-IDF view and a
+   dense embedding at once;
 3. **selection**: stratified ``folds``-fold cross-validation on the N labelled rows (never a test set) scores
    every (candidate, C) (rows whose texts are copies once markup is ignored are held out together:
    :func:`~shoestring.tasks.classify.folds.duplicate_groups`, here, in the stack's own folds and in the pool
@@ -21,46 +22,27 @@ TF-IDF or on frozen sentence embeddings. The recipe starts there and adds what t
    fit). With very few labels the folds shrink to the smallest class's count; a class with a single example stays
    in training in every fold; with one example per class no CV is possible and all views with C = 10 are used,
    which the training record says;
-4. **contrastive fine-tuning** (``contrastive``, :mod:`~shoestring.learners.contrastive.labels`): the
-   ``encoder`` view's BERT is fine-tuned on the labels SetFit-style (same class together, others apart), judged
-   by nested cross-validation - each fold fine-tunes on its own training rows, so its held-out rows stay
-   unseen - against the frozen candidates on the same folds (the frozen stack too; no tuned stack: a view tuned
-   on the labels has no out-of-fold probabilities to weigh it by). The tuned encoder's best model is used alone
-   where it wins in accuracy by more than that difference's standard error (a paired bootstrap over the held-out
-   rows) without losing macro-F1 beyond its own (macro-F1 over the classes each nested fine-tuning saw a
-   same-class pair of, as the final one will); it is dropped where it loses either beyond its standard error;
-   in between, where the folds cannot tell the two apart, both are used, **blended**: the frozen views' best
-   model and the tuned encoder's, their log-probabilities averaged (:class:`~shoestring.tasks.classify.stacking.
-   BlendLR`; the frozen encoder stays the view ``encoder``, the tuned one is ``encoder_tuned``). A hard choice
-   on a difference within the noise is a coin toss between two models that may differ by many points on new
-   texts (measured: 56.3 against 66.6 on chemprot's test split at N = 1000), and the nested folds judge an
-   encoder fine-tuned on half the labels for fewer steps than the final one gets; the blend's expected accuracy
-   is at least the coin toss's, and its nested cross-validated scores are in the record. The final fine-tuning,
-   on all labels, continues the last fold's encoder (``contrastive_warm_start``), so it is never shorter than
-   the ones judged. Optionally (``contrastive_curve``, off by default), how much the judged encoders, tuned on half
-   the labels, fall short of it is read off a learning curve: one more fine-tuning on half the last fold's training
-   rows, and the two best models fitted on them, scored on that fold's held-out rows; the growth of the gain from a
-   quarter to half of the labels, where beyond its standard error, is added once more to the judged gains - the
-   final fine-tuning doubles the labels again (:meth:`FewLabelClassifier._curve`). Measured on seven runs that
-   blended at 200 labels: the two-point curve is noisier than the gains (standard errors 3.5-5.5 points against
-   1.8-3.4), it moved six of them, two up by 1.8-2.4 points on chemprot (the tuned encoder alone) and four down by
-   3.9-12.8 on tweeteval_hate and chemprot (dropped); off by default;
+4. **contrastive fine-tuning** (``contrastive``, :mod:`~shoestring.tasks.classify.contrastive`): the
+   ``encoder`` view's BERT is fine-tuned on the labels SetFit-style, judged by nested cross-validation against
+   the frozen candidates on the same folds: used alone where it wins beyond the noise, dropped where it loses
+   beyond it, and in between **blended** with the frozen views' best model (their log-probabilities averaged);
+   the final fine-tuning, on all labels, continues the last fold's encoder;
 5. **the unlabeled pool** (``semi_supervised``, :mod:`~shoestring.tasks.classify.semisup`; the labelled texts
    are taken out of it, so that no held-out row is ever in it): self-training
    (confident pseudo-labels, balanced across classes) or label spreading over a kNN graph of the chosen
    features, kept only where the same cross-validation on the labels says it helps: an accuracy gain above its
    standard error over the folds, and no loss of macro-F1 beyond its standard error (the contrastive rule).
 
-``minutes`` bounds the whole fit. The unlabeled texts are first cut to a seeded sample of ``max_pool``
-(fitting the TF-IDF view over millions of texts is not what a 10-minute budget is for); cross-validating the
-frozen candidates gets at most ``VIEW_CV_SHARE`` of the budget (all views together are scored first; pairs
-left when it is spent are skipped); the fine-tunings and their scoring share ``CONTRASTIVE_SHARE`` of what is
-left after that, less the time the tuned encoder will take to embed the labelled rows again, each fine-tuning's
-share set when it starts from the time then left (so one that overruns on a busy machine shrinks the rest); the
-pool is cut to what can be embedded in a quarter of what is left after that; judging self-training and label
-spreading gets most of the rest, each method timed on a small part of the pool first and skipped (the method
-then unused) when its folds would not fit. ``training_["phases"]`` has the seconds of each phase, and whatever
-was left out is said in ``training_``. Every logistic regression is fitted on the columns its rows use
+``minutes`` bounds the whole fit. The unlabeled texts are first cut to a seeded sample of ``max_pool`` (fitting the
+TF-IDF view over millions of texts is not what a 10-minute budget is for); cross-validating the frozen candidates
+gets at most ``VIEW_CV_SHARE`` of the budget (all views together are scored first; pairs left when it is spent are
+skipped); the fine-tunings and their scoring share :data:`~shoestring.tasks.classify.contrastive.CONTRASTIVE_SHARE`
+of what is left after that, less the time the tuned encoder will take to embed the labelled rows again, each
+fine-tuning's share set when it starts from the time then left (so one that overruns on a busy machine shrinks the
+rest); the pool is cut to what can be embedded in a quarter of what is left after that; judging self-training and
+label spreading gets most of the rest, each method timed on a small part of the pool first and skipped (the method
+then unused) when its folds would not fit. ``training_["phases"]`` has the seconds of each phase, and whatever was
+left out is said in ``training_``. Every logistic regression is fitted on the columns its rows use
 (:class:`~shoestring.tasks.classify.linear.UsedColumnsLR`: the same model, 10x cheaper on a TF-IDF view whose
 vocabulary comes from the pool).
 
@@ -84,9 +66,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from shoestring.artifacts import write_json
-from shoestring.errors import ArtifactError, ConfigError, InputError
-from shoestring.evaluation.metrics import accuracy_and_macro_f1, contrast_se, macro_f1, paired_gain_se
+from shoestring.errors import ArtifactError, ConfigError
+from shoestring.evaluation.metrics import accuracy_and_macro_f1, paired_gain_se
+from shoestring.tasks.classify.candidates import (STACKED, best_key, format_C, key_of, mean_scores, parse_key,
+                                                  side_by_side)
 from shoestring.tasks.classify.config import RecipeConfig
+from shoestring.tasks.classify.contrastive import ContrastiveStep
 from shoestring.tasks.classify.estimator import LabelPredictor, _normalized
 from shoestring.tasks.classify.folds import duplicate_groups
 from shoestring.tasks.classify.folds import stratified_folds as _folds
@@ -96,57 +81,8 @@ from shoestring.tasks.classify.linear import one_blas_thread as _one_thread
 from shoestring.tasks.classify.stacking import BlendLR, StackedLR
 from shoestring.tasks.classify.views import EmbeddingView, TfidfView
 
-MIN_FINETUNE_SECONDS = 15.0  # a contrastive fine-tuning given less than this is not started
 TUNED = "encoder_tuned"  # the tuned encoder's view when it is blended with the frozen one (which stays "encoder")
-STACKED = " stacked"  # the suffix of the stack candidate's name: "tfidf+encoder stacked"
 VIEW_CV_SHARE = 0.25  # at most this part of the time left goes to cross-validating the frozen views' (view, C) pairs
-CONTRASTIVE_SHARE = 0.85  # of the time left then (less re-embedding the labelled rows): the fine-tunings' phase
-
-
-def _stack(blocks: list) -> sp.csr_matrix | np.ndarray:
-    if len(blocks) == 1:
-        return blocks[0]
-    if any(sp.issparse(b) for b in blocks):
-        return sp.hstack([sp.csr_matrix(b) for b in blocks], format="csr")
-    return np.hstack(blocks)
-
-
-def _key(candidate: str, C) -> str:
-    """A (candidate, C) pair's key in ``cv_``: ``"tfidf C=10"``; a stack's per-view Cs: ``"... stacked C=100,1"``."""
-    return f"{candidate} C={C:g}" if np.isscalar(C) else f"{candidate} C={','.join(f'{c:g}' for c in C)}"
-
-
-def _parse(key: str) -> tuple[str, float | list[float]]:
-    """The candidate and C (a stack's: a list, one per view) of a ``cv_`` key; the inverse of :func:`_key`."""
-    candidate, C = key.rsplit(" C=", 1)
-    return candidate, [float(c) for c in C.split(",")] if "," in C else float(C)
-
-
-def format_C(C) -> str:
-    """A chosen model's C for people: ``10``; a stack's per-view Cs ``100, 1``; a blend's ``frozen 100, 1 | tuned
-    10``."""
-    if isinstance(C, dict):
-        return f"frozen {format_C(C['frozen'])} | tuned {format_C(C['tuned'])}"
-    return f"{C:g}" if np.isscalar(C) else ", ".join(f"{c:g}" for c in C)
-
-
-def _half_per_class(rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """A seeded half of ``rows`` taken class by class (half of each class's rows, rounded up: every class keeps
-    at least one), in their original order."""
-    rng = np.random.default_rng([seed, 2])
-    keep = [rng.permutation(rows[y[rows] == k])[:(int(np.sum(y[rows] == k)) + 1) // 2] for k in np.unique(y[rows])]
-    return np.sort(np.concatenate(keep))
-
-
-def _mean(folds: list[tuple[float, float]]) -> dict:
-    """Per-fold (accuracy, macro-F1) pairs as cross-validated scores."""
-    return {"accuracy": float(np.mean([a for a, _ in folds])), "macro_f1": float(np.mean([f for _, f in folds])),
-            "folds": len(folds)}
-
-
-def _best(scores: dict) -> str:
-    """The key of the best cross-validated candidate: highest mean accuracy, macro-F1 breaking ties."""
-    return max(scores, key=lambda k: (round(scores[k]["accuracy"], 9), scores[k]["macro_f1"]))
 
 
 class _Clock:
@@ -173,7 +109,7 @@ class _Clock:
         return float("inf") if self.budget is None else self.budget - self.spent()
 
 
-class FewLabelClassifier(LabelPredictor):
+class FewLabelClassifier(ContrastiveStep, LabelPredictor):
     """The few-label recipe (see the module docstring). Parameters are :class:`RecipeConfig`'s fields and the
     representations to draw views from: ``vampire``, ``word_vectors``, ``encoder`` (fitted models or saved
     folders; ``encoder`` may be any BERT-family Hugging Face checkpoint folder, such as all-MiniLM-L6-v2)."""
@@ -262,7 +198,7 @@ class FewLabelClassifier(LabelPredictor):
             skipped = self._cross_validate_views(blocks, y, folds, candidates, clock, groups)
             best, note = self._choose(self.cv_, self._held_out, y)
             del self._held_out  # the held-out predictions were for this choice only
-            chosen, C = _parse(best)
+            chosen, C = parse_key(best)
             reason = (f"best of {len(self.cv_)} (view, C) pairs by {len(folds)}-fold cross-validation on the labels"
                       + (f" ({note})" if note else "") + f": accuracy {self.cv_[best]['accuracy']:.4f}, "
                       f"macro-F1 {self.cv_[best]['macro_f1']:.4f}")
@@ -296,7 +232,7 @@ class FewLabelClassifier(LabelPredictor):
             reason = tuned["why"]
         keep = candidates[chosen] if blend is None else sorted(set(blend[0]) | set(candidates[chosen]))
         self.views_ = [self.views_[i] for i in keep]
-        X = _stack([blocks[i] for i in keep])
+        X = side_by_side([blocks[i] for i in keep])
         if blend is None:
             make = self._head(C, [blocks[i].shape[1] for i in keep])
         else:
@@ -349,15 +285,16 @@ class FewLabelClassifier(LabelPredictor):
                 idx = candidates[cand]
                 if Cv is None:
                     Cv = self._view_Cs([single[i] for i in idx])
-                X = _stack([blocks[i] for i in idx])
-                key = _key(cand, Cv)
+                X = side_by_side([blocks[i] for i in idx])
+                key = key_of(cand, Cv)
                 self.cv_[key], self._held_out[key] = self._cross_validate(X, y, folds, Cv,
                                                                           [blocks[i].shape[1] for i in idx], groups)
         return 0
 
     def _view_Cs(self, views: list[str]) -> list[float]:
         """Each view's best C alone (the recipe's tie-break), from ``cv_``: a stack's per-view Cs."""
-        return [_parse(_best({k: v for k, v in self.cv_.items() if _parse(k)[0] == name}))[1] for name in views]
+        return [parse_key(best_key({k: v for k, v in self.cv_.items() if parse_key(k)[0] == name}))[1]
+                for name in views]
 
     BLEND_OF = "blend of "  # the chosen model's name when the frozen and the tuned best are blended
 
@@ -379,249 +316,6 @@ class FewLabelClassifier(LabelPredictor):
             return lambda: _head(C, seed)
         return lambda: StackedLR(widths, C, seed, folds=self.config.folds)
 
-    def _contrastive(self, texts, y, blocks, candidates, clock: "_Clock", callbacks, reembed: float = 0.0,
-                     groups=None) -> dict:
-        """Fine-tune the ``encoder`` view contrastively on the labels (SetFit's first stage), judged by nested
-        cross-validation: each of ``contrastive_folds`` folds fine-tunes on its training part only and scores
-        every (candidate with the encoder, C) on its held-out part, beside the frozen candidates on the same
-        folds. With ``auto``, ``use`` says what comes of it: ``tuned`` (alone) where the best tuned candidate
-        beats the best frozen one in accuracy by more than the paired bootstrap standard error over the held-out
-        rows without losing macro-F1 beyond its own (macro-F1 over the classes with two or more examples in every
-        fold's training part); ``frozen`` (not used) where it loses either beyond its standard error; ``blend``
-        otherwise (both models, their log-probabilities averaged; ``frozen_chosen`` / ``frozen_C`` name the frozen
-        one, and ``blend_cv`` has the blend's nested scores); the gains judged include, with
-        ``contrastive_curve``, their growth with the labels where beyond its noise (:meth:`_curve`, one more
-        fine-tuning on half the last fold's training rows; ``curve`` in the record). Then one more fine-tuning
-        on all labels gives the encoder used. With ``contrastive_warm_start`` that last
-        fine-tuning continues the last fold's encoder (tuned on that fold's training rows) rather than starting
-        over from the checkpoint: the final encoder gets the fold's steps too, at least as many as each judged
-        one had, where a slow machine's budget leaves the fine-tuning short of steps.
-
-        The phase gets ``CONTRASTIVE_SHARE`` of the time left less ``reembed`` (the seconds the tuned encoder
-        will take to embed the labelled rows again, measured on the frozen one); the rest is the pool's and the
-        final head's."""
-        from shoestring.learners.contrastive.config import ContrastiveConfig
-        from shoestring.learners.contrastive.labels import fit_contrastive
-        from shoestring.learners.mlm.estimator import MaskedLM
-
-        c = self.config
-        out = {"used": False, "mode": c.contrastive}
-        names = [v.name for v in self.views_]
-        lm = self.views_[names.index("encoder")].model if "encoder" in names else None
-        if c.contrastive == "off":
-            out["why"] = "off"
-            return out
-        if not isinstance(lm, MaskedLM):
-            out["why"] = "no BERT-family encoder (--checkpoint / encoder=) to fine-tune"
-            return out
-        cfolds = _folds(y, c.contrastive_folds, c.seed, groups)  # copies held out together, as in the views' CV
-        # the fine-tunings and their scoring get CONTRASTIVE_SHARE of the time left after re-embedding the
-        # labelled rows (the rest: the pool, the head); each fine-tuning's share is set when it starts, from the
-        # time then left, in proportion to its training rows among those still to come (the folds', the learning
-        # curve's, then all of them), less the scoring of the runs still to score (timed on the first fold): a
-        # fold that overruns shrinks the later shares
-        rows = [len(tr) for tr, _ in (cfolds or [])] + [len(texts)]
-        stop = clock.spent() + CONTRASTIVE_SHARE * max(clock.left() - reembed, 0.0)
-        if clock.budget is not None:
-            out["planned_seconds"], out["reembed_seconds"] = round(stop - clock.spent(), 2), round(reembed, 2)
-        scoring = 0.0  # seconds to embed and score one fold's candidates, once measured
-
-        def share(i: int) -> float:
-            if clock.budget is None:
-                return float("inf")
-            return (stop - clock.spent() - scoring * (len(rows) - 1 - i)) * rows[i] / sum(rows[i:])
-
-        if min(rows) * share(0) / rows[0] < MIN_FINETUNE_SECONDS:  # the smallest share
-            out["why"] = (f"not enough of the --minutes budget left ({clock.left():.0f} s) for {len(rows)} "
-                          "fine-tunings: not used")
-            return out
-        # the learning curve's run (auto only): half the last fold's training rows, fine-tuned before the final
-        # one; left out (said in the record) where its share would be too short to mean anything
-        sub = None
-        if c.contrastive_curve and c.contrastive == "auto" and cfolds is not None:
-            sub = _half_per_class(cfolds[-1][0], y, c.seed)
-            rows.insert(len(rows) - 1, len(sub))
-            if len(sub) * share(0) / rows[0] < MIN_FINETUNE_SECONDS:
-                rows.pop(-2)
-                sub, out["curve"] = None, {"skipped": "its share of the --minutes budget would be too short"}
-
-        def config(seconds: float) -> ContrastiveConfig:
-            return ContrastiveConfig(max_epochs=c.contrastive_epochs, lr=c.contrastive_lr, seed=c.seed,
-                                     train_layers=c.contrastive_layers, precision=c.precision,
-                                     minutes=None if clock.budget is None else seconds / 60.0)
-
-        enc = names.index("encoder")
-        # no tuned stack: the stack's weights need out-of-fold probabilities, and a view fine-tuned on the same
-        # labels has none (measured: the tuned encoder took all the weight, the others 0-0.1)
-        with_enc = {k: v for k, v in candidates.items() if enc in v and not k.endswith(STACKED)}
-        nested: dict[str, list] = {}
-        held_out = {}  # each (candidate, C)'s predictions for the rows its folds held out, for the macro-F1 noise
-        log_p = {}  # and their log-probabilities, for the blend of the two best
-        # the frozen stack (where the views' cross-validation scored it), with each view's C from there
-        stack_Cs = {cand: self._view_Cs([names[i] for i in idx]) for cand, idx in candidates.items()
-                    if cand.endswith(STACKED) and any(_parse(k)[0] == cand for k in self.cv_)}
-
-        def score(key, X, tr, va, C, widths):
-            lp = self._log_proba_fold(X, y, tr, va, C, widths, groups)
-            pred = lp.argmax(1)
-            nested.setdefault(key, []).append(accuracy_and_macro_f1(y[va], pred, len(self.classes_)))
-            held_out.setdefault(key, np.full(len(y), -1))[va] = pred
-            log_p.setdefault(key, np.zeros((len(y), len(self.classes_))))[va] = lp
-
-        if cfolds is None and c.contrastive == "auto":
-            out["why"] = "every class has a single labelled example: nothing to cross-validate it by, not used"
-            return out
-        last = None  # the last fold's tuned encoder, which the final fine-tuning continues (warm start)
-        for f, (tr, va) in enumerate(cfolds or []):
-            if share(f) < MIN_FINETUNE_SECONDS:
-                out["why"] = (f"the --minutes budget ran out after {f} of {len(cfolds)} nested cross-validation "
-                              "folds: not used")
-                return out
-            tuned = fit_contrastive(lm, [texts[i] for i in tr], y[tr], config(share(f)), callbacks=callbacks)
-            t_score = time.perf_counter()
-            E = self._tuned_view(tuned).transform(texts)
-            last = tuned if c.contrastive_warm_start else None
-            fold_steps = tuned.training_["steps"]
-            del tuned
-            for tag, cands, swap in (("tuned", with_enc, E), ("frozen", candidates, None)):
-                for cand, idx in cands.items():
-                    stacked = cand.endswith(STACKED)
-                    if stacked and cand not in stack_Cs:
-                        continue  # a stack the views' cross-validation did not get to score
-                    X = _stack([swap if (swap is not None and i == enc) else blocks[i] for i in idx])
-                    widths = [blocks[i].shape[1] for i in idx]
-                    for Cv in ([stack_Cs[cand]] if stacked else c.c_grid):
-                        score(f"{tag}: {_key(cand, Cv)}", X, tr, va, Cv, widths)
-            scoring = max(scoring, time.perf_counter() - t_score)
-        scores = {k: _mean(v) for k, v in nested.items()}
-        out["cv"] = scores
-        if scores:
-            (bt, note_t), (bf, note_f) = (self._choose(scores, held_out, y, tag) for tag in ("tuned: ", "frozen: "))
-            st, sf = scores[bt], scores[bf]
-            out["gain_accuracy"] = st["accuracy"] - sf["accuracy"]
-            # macro-F1 is judged on the classes every nested fine-tuning saw a same-class pair of (two or more
-            # training examples in every fold): a class with one example in a fold's training part gives the
-            # contrastive loss nothing to pull together, a handicap the final fine-tuning, on all labels, has only
-            # for classes with a single example overall (those are never held out, so never scored)
-            paired = np.flatnonzero(np.min([np.bincount(y[tr], minlength=len(self.classes_)) for tr, _ in cfolds],
-                                           axis=0) >= 2)
-            judged = paired if len(paired) else np.arange(len(self.classes_))
-            scored = held_out[bt] >= 0
-            pt, pf = held_out[bt][scored], held_out[bf][scored]
-            out["gain_macro_f1"] = (macro_f1(y[scored], pt, len(self.classes_), judged)
-                                    - macro_f1(y[scored], pf, len(self.classes_), judged))
-            out["macro_f1_classes"] = [len(judged), len(self.classes_)]
-            out["gain_accuracy_se"], out["gain_macro_f1_se"] = paired_gain_se(
-                y[scored], pt, pf, len(self.classes_), c.seed, judged)
-            # the blend of the two (their log-probabilities averaged) on the same held-out rows, for the record
-            pb = (log_p[bt][scored] + log_p[bf][scored]).argmax(1)
-            out["blend_cv"] = {"accuracy": float(np.mean(pb == y[scored])),
-                               "macro_f1": macro_f1(y[scored], pb, len(self.classes_), judged)}
-            # used alone where it gains accuracy beyond its noise without losing macro-F1 beyond its noise (a rare
-            # class's one or two held-out examples swing macro-F1 by points: a loss within one standard error is
-            # not a trade); dropped where it loses either beyond its noise; where the folds cannot tell the two
-            # apart, both are used, blended (see the module docstring). With the curve, the gains judged are the
-            # nested ones plus their growth from a quarter to half of the labels where it is beyond its noise
-            gain, gain_f1 = out["gain_accuracy"], out["gain_macro_f1"]
-            if sub is not None and share(len(cfolds)) >= MIN_FINETUNE_SECONDS:
-                tuned = fit_contrastive(lm, [texts[i] for i in sub], y[sub], config(share(len(cfolds))),
-                                        callbacks=callbacks)
-                out["curve"] = self._curve(tuned, texts, y, sub, cfolds[-1], (bt, bf), held_out, judged, fold_steps,
-                                           (candidates, enc, blocks), groups)
-                del tuned
-                gain += out["curve"]["counted_accuracy"]
-                gain_f1 += out["curve"]["counted_macro_f1"]
-                out["gain_accuracy_judged"], out["gain_macro_f1_judged"] = gain, gain_f1
-            elif sub is not None:
-                out["curve"] = {"skipped": "the --minutes budget left was too short for its fine-tuning"}
-            helps = gain > out["gain_accuracy_se"] and gain_f1 >= -out["gain_macro_f1_se"]
-            hurts = gain < -out["gain_accuracy_se"] or gain_f1 < -out["gain_macro_f1_se"]
-            out["use"] = "tuned" if helps or c.contrastive == "on" else "frozen" if hurts else "blend"
-            verdict = (f"{len(cfolds)}-fold nested cross-validation on the labels: the tuned encoder's best "
-                       f"({bt[7:]}) {100 * st['accuracy']:.1f} / macro-F1 {100 * st['macro_f1']:.1f} against the "
-                       f"frozen best ({bf[8:]}) {100 * sf['accuracy']:.1f} / {100 * sf['macro_f1']:.1f} (macro-F1 on "
-                       + (f"the {len(judged)} classes with a pair in every fold's training rows " if len(paired) else
-                          "all classes, none having a pair in every fold's training rows ")
-                       + f"{100 * out['gain_macro_f1']:+.1f}, standard error {100 * out['gain_macro_f1_se']:.1f})"
-                       + "".join(f"; {side}: {note}" for side, note in (("tuned", note_t), ("frozen", note_f)) if note))
-            verdict += (f"; the two blended {100 * out['blend_cv']['accuracy']:.1f} / "
-                        f"{100 * out['blend_cv']['macro_f1']:.1f}")
-            k = out.get("curve", {})
-            if "trend_accuracy" in k:
-                verdict += (f"; from a quarter to half of the labels (fold {len(cfolds)}) that gain grew by "
-                            f"{100 * k['trend_accuracy']:+.1f} / {100 * k['trend_macro_f1']:+.1f} (standard errors "
-                            f"{100 * k['trend_accuracy_se']:.1f} / {100 * k['trend_macro_f1_se']:.1f})"
-                            + ("" if not (k["counted_accuracy"] or k["counted_macro_f1"]) else
-                               ", counted once more for the final fine-tuning's doubling: judged gain "
-                               f"{100 * gain:+.1f} / {100 * gain_f1:+.1f}"))
-            elif "skipped" in k:
-                verdict += f"; the learning curve was not drawn ({k['skipped']})"
-            if out["use"] == "frozen":
-                out["why"] = verdict + ": not used"
-                return out
-            chosen, C = _parse(bt[7:])
-            out.update(chosen=chosen, C=C, why=verdict + (
-                ": used" if helps else ": used (asked for)" if c.contrastive == "on" else
-                ": within the noise either way, so used blended with the frozen best"))
-            if out["use"] == "blend":
-                out["frozen_chosen"], out["frozen_C"] = _parse(bf[8:])
-        else:  # "on" with one example per class: all views, C = 10, as without cross-validation
-            out.update(use="tuned", chosen="+".join(names), C=10.0,
-                       why="contrastive fine-tuning asked for; one example per class: all views with C = 10")
-        if share(len(rows) - 1) < MIN_FINETUNE_SECONDS:
-            out["why"] += (f"; but the --minutes budget left ({clock.left():.0f} s) cannot fine-tune on all labels: "
-                           "not used")
-            out["use"] = "frozen"  # what the model is, whatever the folds said
-            return out
-        t = time.perf_counter()
-        tuned = fit_contrastive(lm if last is None else last, texts, y, config(share(len(rows) - 1)),
-                                callbacks=callbacks)
-        training = dict(tuned.training_)
-        if last is not None:  # what the encoder had before: the last fold's fine-tuning on its training rows
-            training["warm_start"] = {"from": f"nested fold {len(cfolds)}", "labelled": len(cfolds[-1][0]),
-                                      "steps": last.training_["steps"], "seconds": last.training_["seconds"]}
-        out.update(used=True, model=tuned, training=training, seconds=round(time.perf_counter() - t, 2))
-        return out
-
-    def _curve(self, tuned, texts, y, sub, fold, keys, held_out, classes, fold_steps, views: tuple,
-               groups=None) -> dict:
-        """The learning curve of the tuned-minus-frozen gain, from a quarter to half of the labels. ``tuned`` is
-        the encoder fine-tuned on ``sub`` - half of the last nested ``fold``'s training rows, with half its
-        fine-tuning time (each share is in proportion to the rows), so about half its steps - and the two best
-        models ``keys`` (tuned, frozen) are fitted on ``sub`` and scored on the fold's held-out rows, beside the
-        fold's own predictions (``held_out``) from all its training rows. The growth of the gain (in accuracy, and
-        in macro-F1 over ``classes``) with that doubling of labels and steps, where beyond its standard error (a
-        paired bootstrap over the held-out rows of the four models), is *counted*: the final fine-tuning doubles
-        both once more (all the labels, twice a fold's share of time, more with the warm start), and on a
-        learning curve linear in the log of the labels - the usual shape - the gain grows about as much again.
-        The pairs of a contrastive loss grow with the square of each class's examples, the frozen views' head
-        learns from the examples alone: with many classes of few examples the tuned encoder's gain grows with
-        the labels where the nested folds, on half of them, cannot see it yet. Within the noise it counts 0.
-        ``views``: the candidates' views, the encoder's index among them and every view's features."""
-        candidates, enc, blocks = views
-        _, va = fold
-        idx = np.concatenate([sub, va])
-        local_tr, local_va = np.arange(len(sub)), np.arange(len(sub), len(idx))
-        E = self._tuned_view(tuned).transform([texts[i] for i in idx])
-        quarter = {}
-        for tag, key in zip(("tuned", "frozen"), keys):
-            cand, C = _parse(key[len(tag) + 2:])
-            own = candidates[cand]
-            X = _stack([E if (tag == "tuned" and i == enc) else blocks[i][idx] for i in own])
-            quarter[tag] = self._log_proba_fold(X, y[idx], local_tr, local_va, C, [blocks[i].shape[1] for i in own],
-                                                None if groups is None else groups[idx]).argmax(1)
-        yv, n = y[va], len(self.classes_)
-        preds = [held_out[keys[0]][va], held_out[keys[1]][va], quarter["tuned"], quarter["frozen"]]
-        acc, f1 = zip(*(accuracy_and_macro_f1(yv, p, n, classes) for p in preds))
-        trend, trend_f1 = acc[0] - acc[1] - acc[2] + acc[3], f1[0] - f1[1] - f1[2] + f1[3]
-        se, se_f1 = contrast_se(yv, preds, [1, -1, -1, 1], n, self.config.seed, classes)
-        return {"labelled": [len(sub), len(fold[0])], "steps": [tuned.training_["steps"], fold_steps],
-                "seconds": tuned.training_["seconds"],
-                "tuned_accuracy": [acc[2], acc[0]], "frozen_accuracy": [acc[3], acc[1]],
-                "trend_accuracy": trend, "trend_accuracy_se": se, "trend_macro_f1": trend_f1,
-                "trend_macro_f1_se": se_f1, "counted_accuracy": trend if abs(trend) > se else 0.0,
-                "counted_macro_f1": trend_f1 if abs(trend_f1) > se_f1 else 0.0}
-
     def _log_proba_fold(self, X, y, tr, va, C, widths: list[int], groups=None) -> np.ndarray:
         """The head with this ``C`` (a stack's: per view) fitted on the rows ``tr``: its log-probabilities of every
         class (columns: the class codes) for the rows ``va``; a class the rows ``tr`` lack gets probability 0
@@ -638,18 +332,18 @@ class FewLabelClassifier(LabelPredictor):
         for tr, va in folds:
             pred[va] = self._log_proba_fold(X, y, tr, va, C, widths, groups).argmax(1)
             scores.append(accuracy_and_macro_f1(y[va], pred[va], len(self.classes_)))
-        return _mean(scores), pred
+        return mean_scores(scores), pred
 
     def _choose(self, scores: dict, held_out: dict, y, tag: str = "") -> tuple[str, str]:
         """The key to use among the cross-validated ``scores`` (those starting with ``tag``), and a note when the
-        stack was preferred. The best scored key (:func:`_best`) wins, except over the stack, which stands
+        stack was preferred. The best scored key (:func:`best_key`) wins, except over the stack, which stands
         unless beaten in accuracy by more than the paired bootstrap standard error of the difference over the
         held-out rows: the best of twenty noisy (candidate, C) scores is biased upward (on imdb at N = 200 the
         best-scored candidate scored 83.2 in cross-validation and 78.8 on test, the stack 82.0 and 81.7), while the
         stack makes its choices - each view's C, the views' weights - inside its own fit."""
         mine = {k: v for k, v in scores.items() if k.startswith(tag)}
-        best = _best(mine)
-        stacks = [k for k in mine if _parse(k[len(tag):])[0].endswith(STACKED)]
+        best = best_key(mine)
+        stacks = [k for k in mine if parse_key(k[len(tag):])[0].endswith(STACKED)]
         if not stacks or best in stacks:
             return best, ""
         stack = stacks[0]
@@ -693,7 +387,7 @@ class FewLabelClassifier(LabelPredictor):
         if len(pool) > size:
             pool = [pool[i] for i in sorted(rng.choice(len(pool), size, replace=False))]
         with clock.phase("embed pool"):
-            out["X_pool"] = _stack([v.transform(pool) for v in self.views_])
+            out["X_pool"] = side_by_side([v.transform(pool) for v in self.views_])
         if c.semi_supervised != "auto":
             out.update(used=c.semi_supervised, why="asked for")
             return out
@@ -746,7 +440,7 @@ class FewLabelClassifier(LabelPredictor):
 
     # ------------------------------------------------------------------ predicting
     def _features(self, texts):
-        return _stack([v.transform(texts) for v in self.views_])
+        return side_by_side([v.transform(texts) for v in self.views_])
 
     def predict_proba(self, texts) -> np.ndarray:
         self._check_fitted()
