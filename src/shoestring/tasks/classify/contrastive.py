@@ -30,8 +30,8 @@ tweeteval_hate and chemprot (dropped); off by default.
 Time: the fine-tunings and their scoring share ``CONTRASTIVE_SHARE`` of the fit's time left when the step
 starts, less the time the tuned encoder will take to embed the labelled rows again; each fine-tuning's share
 is set when it starts, from the time then left (:class:`_Shares`), so one that overruns on a busy machine
-shrinks the rest; one that would get under ``MIN_FINETUNE_SECONDS`` is not started, and the step is then
-not used.
+shrinks the rest. A nested fold's or the final fine-tuning that would get under ``MIN_FINETUNE_SECONDS`` is not
+started, and the tuned encoder is then not used; the learning curve's is left out instead (said in the record).
 """
 
 from __future__ import annotations
