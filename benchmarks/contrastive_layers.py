@@ -97,7 +97,7 @@ def main(argv=None):
             info = {k: model.training_[k] for k in ("epochs", "steps", "seconds", "stop_reason")}
         view = EmbeddingView(model, "encoder", cache=False)
         E, Ev = view.transform(x), view.transform(xv)
-        cv = {C: head._cross_validate(E, y, folds, C) for C in head.config.c_grid}
+        cv = {C: head._cross_validate(E, y, folds, C, [E.shape[1]])[0] for C in head.config.c_grid}
         C = best_key(cv)  # the recipe's rule: best mean accuracy, macro-F1 breaking ties
         by_C = {}
         for Cv in head.config.c_grid:
