@@ -36,6 +36,7 @@ started, and the tuned encoder is then not used; the learning curve's is left ou
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -54,6 +55,11 @@ def half_per_class(rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 2])
     keep = [rng.permutation(rows[y[rows] == k])[:(int(np.sum(y[rows] == k)) + 1) // 2] for k in np.unique(y[rows])]
     return np.sort(np.concatenate(keep))
+
+
+def _untagged(key: str) -> str:
+    """A nested score's key without its side: ``"tuned: encoder C=10"`` -> ``"encoder C=10"``."""
+    return key.split(": ", 1)[1]
 
 
 class _Shares:
@@ -147,12 +153,12 @@ class ContrastiveStep:
                                           callbacks, groups)
             if out["use"] == "frozen":
                 return out
-            chosen, C = parse_key(bt[len("tuned: "):])
+            chosen, C = parse_key(_untagged(bt))
             out.update(chosen=chosen, C=C, why=out["why"] + (
                 ": used" if helps else ": used (asked for)" if c.contrastive == "on" else
                 ": within the noise either way, so used blended with the frozen best"))
             if out["use"] == "blend":
-                out["frozen_chosen"], out["frozen_C"] = parse_key(bf[len("frozen: "):])
+                out["frozen_chosen"], out["frozen_C"] = parse_key(_untagged(bf))
         else:  # "on" with one example per class: all views, C = 10, as without cross-validation
             out.update(use="tuned", chosen="+".join(names), C=10.0,
                        why="contrastive fine-tuning asked for; one example per class: all views with C = 10")
@@ -163,7 +169,7 @@ class ContrastiveStep:
             return out
         last = nested["last"]
         t = time.perf_counter()
-        tuned = self._fine_tune(lm if last is None else last, texts, y, share(len(rows) - 1), clock, callbacks)
+        tuned = self._fine_tune(lm if last is None else last, texts, y, share(len(rows) - 1), callbacks)
         training = dict(tuned.training_)
         if last is not None:  # what the encoder had before: the last fold's fine-tuning on its training rows
             training["warm_start"] = {"from": f"nested fold {len(cfolds)}", "labelled": len(cfolds[-1][0]),
@@ -171,16 +177,16 @@ class ContrastiveStep:
         out.update(used=True, model=tuned, training=training, seconds=round(time.perf_counter() - t, 2))
         return out
 
-    def _fine_tune(self, lm, texts: list[str], y, seconds: float, clock, callbacks):
-        """``lm`` fine-tuned contrastively on ``texts`` / ``y`` for at most ``seconds`` (unbounded without a
-        budget), with the recipe's contrastive settings."""
+    def _fine_tune(self, lm, texts: list[str], y, seconds: float, callbacks):
+        """``lm`` fine-tuned contrastively on ``texts`` / ``y`` for at most ``seconds`` (a share: infinite
+        without a budget), with the recipe's contrastive settings."""
         from shoestring.learners.contrastive.config import ContrastiveConfig
         from shoestring.learners.contrastive.labels import fit_contrastive
 
         c = self.config
         config = ContrastiveConfig(max_epochs=c.contrastive_epochs, lr=c.contrastive_lr, seed=c.seed,
                                    train_layers=c.contrastive_layers, precision=c.precision,
-                                   minutes=None if clock.budget is None else seconds / 60.0)
+                                   minutes=None if math.isinf(seconds) else seconds / 60.0)
         return fit_contrastive(lm, texts, y, config, callbacks=callbacks)
 
     def _nested_folds(self, lm, texts, y, blocks, candidates, cfolds, share: _Shares, callbacks, groups) -> dict:
@@ -207,7 +213,7 @@ class ContrastiveStep:
         for f, (tr, va) in enumerate(cfolds):
             if share(f) < MIN_FINETUNE_SECONDS:
                 break
-            tuned = self._fine_tune(lm, [texts[i] for i in tr], y[tr], share(f), share.clock, callbacks)
+            tuned = self._fine_tune(lm, [texts[i] for i in tr], y[tr], share(f), callbacks)
             t_score = time.perf_counter()
             E = self._tuned_view(tuned).transform(texts)
             run["last"] = tuned if c.contrastive_warm_start else None
@@ -266,7 +272,7 @@ class ContrastiveStep:
         # nested ones plus their growth from a quarter to half of the labels where it is beyond its noise
         gain, gain_f1 = out["gain_accuracy"], out["gain_macro_f1"]
         if sub is not None and share(len(cfolds)) >= MIN_FINETUNE_SECONDS:
-            tuned = self._fine_tune(lm, [texts[i] for i in sub], y[sub], share(len(cfolds)), share.clock, callbacks)
+            tuned = self._fine_tune(lm, [texts[i] for i in sub], y[sub], share(len(cfolds)), callbacks)
             out["curve"] = self._curve(tuned, texts, y, sub, cfolds[-1], (bt, bf), held_out, judged,
                                        nested["fold_steps"], (candidates, enc, blocks), groups)
             del tuned
@@ -279,8 +285,9 @@ class ContrastiveStep:
         hurts = gain < -out["gain_accuracy_se"] or gain_f1 < -out["gain_macro_f1_se"]
         out["use"] = "tuned" if helps or c.contrastive == "on" else "frozen" if hurts else "blend"
         verdict = (f"{len(cfolds)}-fold nested cross-validation on the labels: the tuned encoder's best "
-                   f"({bt[7:]}) {100 * st['accuracy']:.1f} / macro-F1 {100 * st['macro_f1']:.1f} against the "
-                   f"frozen best ({bf[8:]}) {100 * sf['accuracy']:.1f} / {100 * sf['macro_f1']:.1f} (macro-F1 on "
+                   f"({_untagged(bt)}) {100 * st['accuracy']:.1f} / macro-F1 {100 * st['macro_f1']:.1f} against "
+                   f"the frozen best ({_untagged(bf)}) {100 * sf['accuracy']:.1f} / {100 * sf['macro_f1']:.1f} "
+                   "(macro-F1 on "
                    + (f"the {len(judged)} classes with a pair in every fold's training rows " if len(paired) else
                       "all classes, none having a pair in every fold's training rows ")
                    + f"{100 * out['gain_macro_f1']:+.1f}, standard error {100 * out['gain_macro_f1_se']:.1f})"
@@ -322,7 +329,7 @@ class ContrastiveStep:
         E = self._tuned_view(tuned).transform([texts[i] for i in idx])
         quarter = {}
         for tag, key in zip(("tuned", "frozen"), keys):
-            cand, C = parse_key(key[len(tag) + 2:])
+            cand, C = parse_key(_untagged(key))
             own = candidates[cand]
             X = side_by_side([E if (tag == "tuned" and i == enc) else blocks[i][idx] for i in own])
             quarter[tag] = self._log_proba_fold(X, y[idx], local_tr, local_va, C, [blocks[i].shape[1] for i in own],
