@@ -160,12 +160,11 @@ class FewLabelClassifier(ContrastiveStep, LabelPredictor):
             return self._fit(texts, labels, unlabeled, callbacks)
 
     def _fit(self, texts, labels, unlabeled, callbacks) -> "FewLabelClassifier":
+        """The recipe's steps in order (the module docstring): views, the frozen candidates' choice, the
+        contrastive step, the unlabeled pool, the final fit."""
         from shoestring.data.labels import check_classes
-        from shoestring.training.distributed import resolve_device
-        from shoestring.training.precision import resolve as resolve_precision
 
-        c = self.config
-        clock = _Clock(c.minutes)
+        clock = _Clock(self.config.minutes)
         texts, labels = list(texts), _normalized(labels, "training")
         self._check_labels(texts, labels)
         check_classes(labels)
@@ -189,47 +188,21 @@ class FewLabelClassifier(ContrastiveStep, LabelPredictor):
         # credit memorizing it
         groups = duplicate_groups(texts)
         copies = 0 if groups is None else int((np.bincount(groups)[groups] > 1).sum())
-        folds = _folds(y, c.folds, c.seed, groups)
-        self.cv_, self._held_out = {}, {}  # scores and held-out predictions per (candidate, C)
+        folds = _folds(y, self.config.folds, self.config.seed, groups)
+        self.cv_ = {}  # every (candidate, C)'s cross-validated scores
         if folds is None:
             chosen, C = "+".join(names), 10.0
             reason = "every class has a single labelled example: no cross-validation, all views with C = 10"
         else:
-            skipped = self._cross_validate_views(blocks, y, folds, candidates, clock, groups)
-            best, note = self._choose(self.cv_, self._held_out, y)
-            del self._held_out  # the held-out predictions were for this choice only
-            chosen, C = parse_key(best)
-            reason = (f"best of {len(self.cv_)} (view, C) pairs by {len(folds)}-fold cross-validation on the labels"
-                      + (f" ({note})" if note else "") + f": accuracy {self.cv_[best]['accuracy']:.4f}, "
-                      f"macro-F1 {self.cv_[best]['macro_f1']:.4f}")
-            if skipped:
-                reason += f" ({skipped} pairs not scored: their share of the --minutes budget was spent)"
-            if copies:
-                reason += f"; the {copies} labelled rows that repeat another's text (markup aside) held out together"
+            chosen, C, reason = self._choose_frozen(blocks, y, folds, candidates, clock, groups, copies)
         with clock.phase("contrastive"):
             # the tuned encoder re-embeds the labelled rows afterwards: its cost is held back from the phase
             reembed = cost.get("encoder", 0.0) * len(texts)
             tuned = self._contrastive(texts, y, blocks, candidates, clock, callbacks, reembed, groups)
         blend = None
         if tuned["used"]:
-            enc = names.index("encoder")
-            view = self._tuned_view(tuned.pop("model"))
-            t = time.perf_counter()
-            with clock.phase("embed labelled"):
-                block = view.transform(texts)
-            seconds = (time.perf_counter() - t) / len(texts)
-            if tuned["use"] == "blend":  # the frozen encoder stays; the tuned one is one view more
-                view.name, enc = TUNED, len(self.views_)
-                self.views_.append(view)
-                blocks.append(block)
-                names.append(TUNED)
-                blend = (candidates[tuned["frozen_chosen"]], tuned["frozen_C"])
-                candidates[tuned["chosen"]] = [enc if names[i] == "encoder" else i for i in candidates[tuned["chosen"]]]
-            else:
-                self.views_[enc], blocks[enc] = view, block
-            cost[view.name] = seconds
-            chosen, C = tuned["chosen"], tuned["C"]
-            reason = tuned["why"]
+            blend = self._add_tuned(tuned, texts, blocks, names, candidates, cost, clock)
+            chosen, C, reason = tuned["chosen"], tuned["C"], tuned["why"]
         keep = candidates[chosen] if blend is None else sorted(set(blend[0]) | set(candidates[chosen]))
         self.views_ = [self.views_[i] for i in keep]
         X = side_by_side([blocks[i] for i in keep])
@@ -248,25 +221,79 @@ class FewLabelClassifier(ContrastiveStep, LabelPredictor):
             else:
                 semi.pop("X_pool", None)
                 model = make().fit(X, y, groups=groups)
-        self.head_ = LinearHead.from_sklearn(model, len(self.classes_))
-        # a blend's two models, each on its own columns of transform()'s features: in memory only (not saved), to
-        # study what each alone would have given (bench fewshot records it)
-        self.blend_parts_ = None if not isinstance(model, BlendLR) else {
-            side: (cols, LinearHead.from_sklearn(m, len(self.classes_)))
-            for side, (cols, _), m in zip(("frozen", "tuned"), model.parts, model.models_)}
-        stacks = [m for m in getattr(model, "models_", [model]) if isinstance(m, StackedLR)]  # a blend's parts
-        stack_weights = [float(w) for w in stacks[0].weights_] if stacks else None
-        self.C_ = C
-        self.history_ = []
-        self.training_ = {"chosen": chosen, "C": C, "stack_weights": stack_weights, "why": reason,
+        self._keep_model(model, C)
+        self.training_ = {"chosen": chosen, "C": C, "stack_weights": self._stack_weights(model), "why": reason,
                           "contrastive": tuned, "semi_supervised": semi, "views": names,
                           "train_examples": len(texts), "unlabeled": n_unlabeled,
                           "unlabeled_labelled_copies_dropped": n_duplicates,
-                          "labelled_rows_with_a_copy": copies,
-                          "precision": resolve_precision(c.precision, resolve_device("auto")),
+                          "labelled_rows_with_a_copy": copies, "precision": self._precision(),
                           "seconds": round(clock.spent(), 2), "budget_seconds": clock.budget, "phases": clock.phases,
                           "stop_reason": "fitted", "epochs": 1, "best_epoch": 1}
         return self
+
+    def _choose_frozen(self, blocks, y, folds, candidates, clock: "_Clock", groups, copies: int):
+        """The frozen views' best (candidate, C) by cross-validation on the labels (every pair's scores into
+        ``cv_``), and why it was chosen: ``(chosen, C, reason)``."""
+        self._held_out = {}  # held-out predictions per (candidate, C), for this choice only
+        skipped = self._cross_validate_views(blocks, y, folds, candidates, clock, groups)
+        best, note = self._choose(self.cv_, self._held_out, y)
+        del self._held_out  # the held-out predictions were for this choice only
+        chosen, C = parse_key(best)
+        reason = (f"best of {len(self.cv_)} (view, C) pairs by {len(folds)}-fold cross-validation on the labels"
+                  + (f" ({note})" if note else "") + f": accuracy {self.cv_[best]['accuracy']:.4f}, "
+                  f"macro-F1 {self.cv_[best]['macro_f1']:.4f}")
+        if skipped:
+            reason += f" ({skipped} pairs not scored: their share of the --minutes budget was spent)"
+        if copies:
+            reason += f"; the {copies} labelled rows that repeat another's text (markup aside) held out together"
+        return chosen, C, reason
+
+    def _add_tuned(self, tuned: dict, texts, blocks: list, names: list[str], candidates: dict, cost: dict,
+                   clock: "_Clock"):
+        """Put the fine-tuned encoder into the fit (``views_``, ``blocks``, ``names``, ``candidates`` and ``cost``
+        updated in place): in place of the frozen one where it is used alone, beside it as the view ``TUNED``
+        where the two are blended. Returns the blend's frozen side ``(view indices, C)``, else None."""
+        enc = names.index("encoder")
+        view = self._tuned_view(tuned.pop("model"))
+        t = time.perf_counter()
+        with clock.phase("embed labelled"):
+            block = view.transform(texts)
+        cost_per_text = (time.perf_counter() - t) / len(texts)
+        blend = None
+        if tuned["use"] == "blend":  # the frozen encoder stays; the tuned one is one view more
+            view.name, enc = TUNED, len(self.views_)
+            self.views_.append(view)
+            blocks.append(block)
+            names.append(TUNED)
+            blend = (candidates[tuned["frozen_chosen"]], tuned["frozen_C"])
+            candidates[tuned["chosen"]] = [enc if names[i] == "encoder" else i for i in candidates[tuned["chosen"]]]
+        else:
+            self.views_[enc], blocks[enc] = view, block
+        cost[view.name] = cost_per_text
+        return blend
+
+    def _keep_model(self, model, C) -> None:
+        """The fitted model as the one linear head it equals (``head_``), and ``C_``; a blend's two models, each on
+        its own columns of transform()'s features, kept in memory only (not saved) to study what each alone would
+        have given (bench fewshot records it)."""
+        self.head_ = LinearHead.from_sklearn(model, len(self.classes_))
+        self.blend_parts_ = None if not isinstance(model, BlendLR) else {
+            side: (cols, LinearHead.from_sklearn(m, len(self.classes_)))
+            for side, (cols, _), m in zip(("frozen", "tuned"), model.parts, model.models_)}
+        self.C_ = C
+        self.history_ = []
+
+    @staticmethod
+    def _stack_weights(model) -> list[float] | None:
+        """The stack's per-view weights, where the model is a stack or a blend with one."""
+        stacks = [m for m in getattr(model, "models_", [model]) if isinstance(m, StackedLR)]
+        return [float(w) for w in stacks[0].weights_] if stacks else None
+
+    def _precision(self) -> str:
+        from shoestring.training.distributed import resolve_device
+        from shoestring.training.precision import resolve as resolve_precision
+
+        return resolve_precision(self.config.precision, resolve_device("auto"))
 
     def _cross_validate_views(self, blocks, y, folds, candidates, clock: "_Clock", groups=None) -> int:
         """Score every (candidate, C) into ``cv_``: all views concatenated first, then each alone, then the stack
