@@ -234,7 +234,7 @@ class FewLabelClassifier(ContrastiveStep, LabelPredictor):
     def _choose_frozen(self, blocks, y, folds, candidates, clock: "_Clock", groups, copies: int):
         """The frozen views' best (candidate, C) by cross-validation on the labels (every pair's scores into
         ``cv_``), and why it was chosen: ``(chosen, C, reason)``."""
-        self._held_out = {}  # held-out predictions per (candidate, C), for this choice only
+        self._held_out = {}  # held-out predictions per (candidate, C)
         skipped = self._cross_validate_views(blocks, y, folds, candidates, clock, groups)
         best, note = self._choose(self.cv_, self._held_out, y)
         del self._held_out  # the held-out predictions were for this choice only
@@ -290,6 +290,7 @@ class FewLabelClassifier(ContrastiveStep, LabelPredictor):
         return [float(w) for w in stacks[0].weights_] if stacks else None
 
     def _precision(self) -> str:
+        """The arithmetic the encoder ran in: ``precision`` resolved on this machine (``auto``: bf16 where native)."""
         from shoestring.training.distributed import resolve_device
         from shoestring.training.precision import resolve as resolve_precision
 
