@@ -93,14 +93,13 @@ def _measure(a, out, x, y, test, unlabelled, tr_texts, folder):
         elif m in ("tfidf_lr", "glove_lr", "minilm_lr"):  # the baseline's own features, C chosen by its 5-fold
             # cross-validation and the fit; the test texts' features and predict timed directly (MiniLM's
             # embeddings are cached per text: none of the test texts was seen before)
-            from sklearn.feature_extraction.text import TfidfVectorizer
             from sklearn.preprocessing import StandardScaler
 
             from shoestring.bench import baselines as B
 
             t0 = time.perf_counter()
             if m == "tfidf_lr":
-                featurize = TfidfVectorizer(ngram_range=B.NGRAM_RANGE, sublinear_tf=True, min_df=2).fit(x).transform
+                featurize = B.tfidf_labelled_vectorizer(len(x)).fit(x).transform
             elif m == "glove_lr":
                 featurize = B._glove_features
             else:  # the first call loads the model: counted in the fit

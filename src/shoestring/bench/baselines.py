@@ -320,12 +320,18 @@ def glove_table():
     return tokens, matrix
 
 
-def _tfidf_labelled_features(train_texts, test_texts):
-    """``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)`` fit on the labelled texts alone (what
-    most tutorials do; min_df 1 below 20 texts)."""
+def tfidf_labelled_vectorizer(n_train: int):
+    """The ``tfidf_lr`` baseline's vectorizer, unfitted: ``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True,
+    min_df=2)`` for fitting on the ``n_train`` labelled texts alone (what most tutorials do; min_df 1 below 20
+    texts)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    v = TfidfVectorizer(ngram_range=NGRAM_RANGE, sublinear_tf=True, min_df=2 if len(train_texts) >= 20 else 1)
+    return TfidfVectorizer(ngram_range=NGRAM_RANGE, sublinear_tf=True, min_df=2 if n_train >= 20 else 1)
+
+
+def _tfidf_labelled_features(train_texts, test_texts):
+    """:func:`tfidf_labelled_vectorizer` fit on the labelled texts: their features and the test texts'."""
+    v = tfidf_labelled_vectorizer(len(train_texts))
     try:
         return v.fit_transform(train_texts), v.transform(test_texts)
     except ValueError:  # no n-gram in two texts: the pooled vocabulary is the only one
