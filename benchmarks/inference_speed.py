@@ -91,30 +91,16 @@ def _measure(a, out, x, y, test, unlabelled, tr_texts, folder):
             rec = recipe_record(clf.training_)
             extra = {k: rec[k] for k in ("chosen", "contrastive", "contrastive_use", "precision")}
         elif m in ("tfidf_lr", "glove_lr", "minilm_lr"):  # the baseline's own features, C chosen by its 5-fold
-            # cross-validation and the fit; the test texts' features and predict timed directly (MiniLM's
-            # embeddings are cached per text: none of the test texts was seen before)
-            from sklearn.preprocessing import StandardScaler
-
-            from shoestring.bench import baselines as B
+            # cross-validation and the fit (MiniLM: loading the model too); then the test texts' features and
+            # predict (MiniLM's embeddings are cached per text: none of the test texts was seen before)
+            from shoestring.bench.baselines import fit_baseline
 
             t0 = time.perf_counter()
-            if m == "tfidf_lr":
-                featurize = B.tfidf_labelled_vectorizer(len(x)).fit(x).transform
-            elif m == "glove_lr":
-                featurize = B._glove_features
-            else:  # the first call loads the model: counted in the fit
-                featurize = B._minilm_features
-            X, codes = featurize(x), np.unique(y, return_inverse=True)[1]
-            if m == "glove_lr":  # standardized, as the baseline does
-                scaler = StandardScaler().fit(X)
-                X = scaler.transform(X)
-                featurize = lambda texts: scaler.transform(B._glove_features(texts))  # noqa: E731
-            C = B._choose_C(X, codes, int(codes.max()) + 1, a.seed, B.DEFAULT_C[m])
-            lr = B._logreg(C, a.seed).fit(X, codes)
+            model = fit_baseline(m, x, y, seed=a.seed)
             fit_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            lr.predict(featurize(test))
-            pred_s, extra = time.perf_counter() - t0, {"timed": "features of the test texts + predict", "C": C}
+            model.predict(test)
+            pred_s, extra = time.perf_counter() - t0, {"timed": "features of the test texts + predict", "C": model.lr.C}
         elif m == "setfit":  # SetFit times its own training (model load, contrastive steps, head)
             info: dict = {}
             t0 = time.perf_counter()

@@ -76,7 +76,7 @@ def main(argv=None):
 
     import numpy as np
 
-    from shoestring.bench.baselines import _glove_features, _tfidf_features
+    from shoestring.bench.baselines import _glove_features, _tfidf_pool_featurizer
     from shoestring.bench.fewshot import load_split
     from shoestring.data.config import TokensConfig
     from shoestring.data.sentences import split_texts
@@ -132,7 +132,8 @@ def main(argv=None):
                   whitening_texts=len(whiten_sample))
 
     pool = list(dict.fromkeys(s1 + s2))
-    score("tfidf (fit on the test sentences)", lambda t: _tfidf_features(pool, list(t), None)[1])
+    tfidf = _tfidf_pool_featurizer(pool, None)
+    score("tfidf (fit on the test sentences)", lambda t: tfidf(list(t)))
     score("glove-50d average", _glove_features)
 
     tok = work / f"tokens-{a.vocab_size}"

@@ -91,7 +91,8 @@ def test_tfidf_features_match_sklearn():
     unlabeled = UNLABELED * 30  # 1800 texts: large enough for min_df=2
     assert len(unlabeled) >= B.MIN_DF_UNLABELED
     for unl, min_df in ((None, 1), (UNLABELED, 1), (unlabeled, 2)):
-        ours_tr, ours_te = B._tfidf_features(TRAIN[0], TEST[0], unl)
+        featurize = B._tfidf_pool_featurizer(TRAIN[0], unl)
+        ours_tr, ours_te = featurize(TRAIN[0]), featurize(TEST[0])
         ref = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df).fit(list(unl or []) + TRAIN[0])
         np.testing.assert_allclose(ours_tr.toarray(), ref.transform(TRAIN[0]).toarray(), atol=1e-12)
         np.testing.assert_allclose(ours_te.toarray(), ref.transform(TEST[0]).toarray(), atol=1e-12)
@@ -102,7 +103,7 @@ def test_tfidf_min_df_drops_rare_words():
     unlabeled = UNLABELED * 30
     train = TRAIN[0][:-1] + ["zyzzyva " + TRAIN[0][-1]]
     def width(texts, unl):
-        return B._tfidf_features(texts, TEST[0][:1], unl)[0].shape[1]
+        return B._tfidf_pool_featurizer(texts, unl)(texts).shape[1]
 
     # a small corpus keeps the new word and its bigram (min_df 1); a large one drops both (min_df 2)
     assert width(train, UNLABELED) == width(TRAIN[0], UNLABELED) + 2
@@ -131,7 +132,7 @@ def test_small_classes_fall_back_to_fixed_C(monkeypatch):
 
 
 def test_cross_validation_picks_from_grid():
-    X, _ = B._tfidf_features(TRAIN[0], TEST[0][:1], None)
+    X = B._tfidf_pool_featurizer(TRAIN[0], None)(TRAIN[0])
     y = np.array([sorted(VOCAB).index(lab) for lab in TRAIN[1]])
     assert B._choose_C(X, y, 3, 0, -1.0) in B.C_GRID
 
@@ -222,7 +223,8 @@ def test_reasons_name_missing_packages(monkeypatch):
 def test_dropping_train_zero_columns_is_exact(monkeypatch):
     from sklearn.linear_model import LogisticRegression
 
-    X_tr, X_te = B._tfidf_features(TRAIN[0], TEST[0], UNLABELED + ["zyzzyva quokka"] * 3)
+    featurize = B._tfidf_pool_featurizer(TRAIN[0], UNLABELED + ["zyzzyva quokka"] * 3)
+    X_tr, X_te = featurize(TRAIN[0]), featurize(TEST[0])
     y = np.array([sorted(VOCAB).index(lab) for lab in TRAIN[1]])
     assert len(np.unique(X_tr.indices)) < X_tr.shape[1]  # some columns are zero on the train rows
     monkeypatch.setattr(B, "_choose_C", lambda *a: 10.0)
@@ -234,22 +236,43 @@ def test_dropping_train_zero_columns_is_exact(monkeypatch):
 
 def test_unlabeled_doc_freq_is_cached():
     B.clear_caches()
-    B._tfidf_features(TRAIN[0], TEST[0], UNLABELED)
-    B._tfidf_features(TRAIN[0][:10], TEST[0], list(UNLABELED))
+    B._tfidf_pool_featurizer(TRAIN[0], UNLABELED)
+    B._tfidf_pool_featurizer(TRAIN[0][:10], list(UNLABELED))
     assert len(B._DF_CACHE) == 1
 
 
 def test_tfidf_lr_fits_on_the_labelled_texts_and_tfidf_pool_lr_on_the_pool():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    X_tr, X_te = B._tfidf_labelled_features(TRAIN[0], TEST[0])
+    X_tr, featurize = B._tfidf_labelled_features(TRAIN[0])
     ref = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(TRAIN[0])
-    np.testing.assert_allclose(X_te.toarray(), ref.transform(TEST[0]).toarray(), atol=1e-12)
+    np.testing.assert_allclose(X_tr.toarray(), ref.transform(TRAIN[0]).toarray(), atol=1e-12)
+    np.testing.assert_allclose(featurize(TEST[0]).toarray(), ref.transform(TEST[0]).toarray(), atol=1e-12)
     a = B.run_baseline("tfidf_lr", *TRAIN, TEST[0], unlabeled_texts=UNLABELED * 30)
     b = B.run_baseline("tfidf_lr", *TRAIN, TEST[0])
     np.testing.assert_array_equal(a[1], b[1])  # the pool is not read
     c = B.run_baseline("tfidf_pool_lr", *TRAIN, TEST[0], unlabeled_texts=UNLABELED * 30)
     assert _accuracy(c[0], TEST[1]) >= 0.8 and not np.array_equal(a[1], c[1])
+
+
+@pytest.mark.parametrize("name", ["tfidf_lr", "tfidf_pool_lr", "glove_lr"])
+def test_fit_baseline_predicts_what_run_baseline_does(name):
+    """A fitted baseline featurizes new texts as the train texts were: its probabilities are run_baseline's,
+    to the bit, whichever texts it is asked about later (what benchmarks/inference_speed.py times apart)."""
+    _skip_unless_available(name)
+    model = B.fit_baseline(name, *TRAIN, unlabeled_texts=UNLABELED, seed=3)
+    pred, proba = B.run_baseline(name, *TRAIN, TEST[0], unlabeled_texts=UNLABELED, seed=3)
+    np.testing.assert_array_equal(model.predict_proba(TEST[0]), proba)
+    assert model.predict(TEST[0]) == pred and model.classes == sorted(VOCAB)
+    np.testing.assert_array_equal(model.predict_proba(TEST[0][5:7]), proba[5:7])
+    assert model.predict_proba([]).shape == (0, 3) and model.lr.C in B.C_GRID
+
+
+def test_fit_baseline_refuses_setfit_and_checks_inputs():
+    with pytest.raises(B.BaselineError, match="run_baseline"):
+        B.fit_baseline("setfit", *TRAIN)
+    with pytest.raises(B.BaselineError, match="single class"):
+        B.fit_baseline("tfidf_lr", TRAIN[0], ["a"] * len(TRAIN[0]))
 
 
 def test_bench_threads_bound_every_method(tmp_path, monkeypatch):

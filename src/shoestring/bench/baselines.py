@@ -73,6 +73,8 @@ __all__ = [
     "BaselineUnavailableError",
     "available_baselines",
     "run_baseline",
+    "fit_baseline",
+    "LinearBaseline",
     "clear_caches",
     "glove_table",
     "SETFIT_MAX_STEPS",
@@ -250,8 +252,8 @@ def _unlabeled_doc_freq(unlabeled: Sequence[str], analyze) -> tuple[Counter, int
     return value
 
 
-def _tfidf_features(train_texts, test_texts, unlabeled_texts):
-    """TF-IDF rows for train and test texts, with vocabulary and IDF fit on unlabeled + train texts.
+def _tfidf_pool_featurizer(train_texts, unlabeled_texts):
+    """TF-IDF with vocabulary and IDF fit on unlabeled + train texts: the function from texts to their rows.
 
     Same result as ``TfidfVectorizer(sublinear_tf=True, min_df=m).fit(unlabeled + train)``: smooth IDF
     ``ln((1 + n) / (1 + df)) + 1``, ``1 + ln(tf)`` term weights, rows L2-normalized, vocabulary sorted.
@@ -286,7 +288,7 @@ def _tfidf_features(train_texts, test_texts, unlabeled_texts):
         x = x @ sp.diags(idf)
         return normalize(x, norm="l2", copy=False).tocsr()
 
-    return transform(train_texts), transform(test_texts)
+    return transform
 
 
 def _load_glove():
@@ -329,22 +331,14 @@ def tfidf_labelled_vectorizer(n_train: int):
     return TfidfVectorizer(ngram_range=NGRAM_RANGE, sublinear_tf=True, min_df=2 if n_train >= 20 else 1)
 
 
-def _tfidf_labelled_features(train_texts, test_texts):
-    """:func:`tfidf_labelled_vectorizer` fit on the labelled texts: their features and the test texts'."""
+def _tfidf_labelled_features(train_texts):
+    """:func:`tfidf_labelled_vectorizer` fit on the labelled texts: their rows and its ``transform``, or ``None``
+    when the texts hold no n-gram it keeps."""
     v = tfidf_labelled_vectorizer(len(train_texts))
     try:
-        return v.fit_transform(train_texts), v.transform(test_texts)
+        return v.fit_transform(train_texts), v.transform
     except ValueError:  # no n-gram in two texts: the pooled vocabulary is the only one
         return None
-
-
-def _used_columns(X_train, X_test):
-    """Columns that are all zero on the train rows get weight exactly 0 in an L2-penalized logistic regression:
-    dropping them changes nothing but the optimizer's cost."""
-    import numpy as np
-
-    keep = np.unique(X_train.indices)
-    return X_train[:, keep], X_test[:, keep]
 
 
 def _glove_features(texts: Sequence[str]):
@@ -449,23 +443,72 @@ def _choose_C(X, y, n_classes: int, seed: int, default_C: float) -> float:
     return grid[max(range(len(grid)), key=keys.__getitem__)]
 
 
+class LinearBaseline:
+    """A fitted LR baseline (every baseline but ``setfit``): its featurizer and its logistic regression.
+
+    ``predict_proba(texts)`` featurizes ``texts`` as the train texts were (the same vocabulary and IDF, the same
+    GloVe mean and standardization, the same MiniLM) and returns the ``n x n_classes`` probabilities, columns in
+    the order of ``classes``.  Made by :func:`fit_baseline`; :func:`run_baseline` is a fit and one predict.
+    """
+
+    def __init__(self, name: str, featurize, lr: "_LR", classes: list):
+        self.name, self.featurize, self.lr, self.classes = name, featurize, lr, classes
+
+    def predict_proba(self, texts: Sequence[str]) -> "np.ndarray":
+        texts = _check_texts(texts, "texts")
+        if not texts:
+            import numpy as np
+
+            return np.zeros((0, len(self.classes)), dtype=np.float64)
+        return self.lr.predict_proba(self.featurize(texts))
+
+    def predict(self, texts: Sequence[str]) -> list:
+        return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+
+class _LR:
+    """Logistic regression with C chosen by :func:`_choose_C`, on the train rows' used columns (sparse) or
+    standardized features (``scale``); ``predict_proba`` gives every class a column, seen or not."""
+
+    def __init__(self, name: str, X_train, y, n_classes: int, seed: int, scale: bool):
+        import scipy.sparse as sp
+
+        self.n_classes, self.keep, self.scaler = n_classes, None, None
+        if sp.issparse(X_train):  # a large unlabeled vocabulary would otherwise multiply the parameters
+            X_train = self._columns(X_train)
+        if scale:
+            from sklearn.preprocessing import StandardScaler
+
+            self.scaler = StandardScaler().fit(X_train)
+            X_train = self.scaler.transform(X_train)
+        with _one_thread():
+            self.C = _choose_C(X_train, y, n_classes, seed, DEFAULT_C[name])
+            self.clf = _logreg(self.C, seed).fit(X_train, y)
+
+    def _columns(self, X):
+        """Columns that are all zero on the train rows get weight exactly 0 in an L2-penalized logistic
+        regression: dropping them changes nothing but the optimizer's cost."""
+        import numpy as np
+
+        if self.keep is None:
+            self.keep = np.unique(X.indices)
+        return X[:, self.keep]
+
+    def predict_proba(self, X) -> "np.ndarray":
+        import numpy as np
+
+        if self.keep is not None:
+            X = self._columns(X)
+        if self.scaler is not None:
+            X = self.scaler.transform(X)
+        proba = np.zeros((X.shape[0], self.n_classes), dtype=np.float64)
+        with _one_thread():
+            proba[:, self.clf.classes_] = self.clf.predict_proba(X)
+        return proba
+
+
 def _fit_predict(name: str, X_train, y, X_test, n_classes: int, seed: int, scale: bool):
-    import numpy as np
-    import scipy.sparse as sp
-
-    if sp.issparse(X_train):  # a large unlabeled vocabulary would otherwise multiply the parameters
-        X_train, X_test = _used_columns(X_train, X_test)
-    if scale:
-        from sklearn.preprocessing import StandardScaler
-
-        scaler = StandardScaler().fit(X_train)
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-    proba = np.zeros((X_test.shape[0], n_classes), dtype=np.float64)
-    with _one_thread():
-        C = _choose_C(X_train, y, n_classes, seed, DEFAULT_C[name])
-        clf = _logreg(C, seed).fit(X_train, y)
-        proba[:, clf.classes_] = clf.predict_proba(X_test)
-    return proba
+    return _LR(name, X_train, y, n_classes, seed, scale).predict_proba(X_test)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -626,7 +669,7 @@ def run_baseline(name: str, train_texts: list[str], train_labels: list[str], tes
 
     Returns ``(predicted labels, probabilities)``: the probabilities are an ``n_test x n_classes`` float64
     matrix whose columns follow ``sorted(set(train_labels))``; each prediction is the most probable class.
-    ``unlabeled_texts`` is used by ``tfidf_lr`` (vocabulary and IDF) and ignored by the others.
+    ``unlabeled_texts`` is used by ``tfidf_pool_lr`` (vocabulary and IDF) and ignored by the others.
     ``progress`` shows the MiniLM encoding (and SetFit training) progress bars.  ``max_steps`` (``0`` or
     ``None``: no cap) and ``batch_size`` are the ``setfit`` baseline's contrastive-training step cap and
     pairs per step; the other baselines ignore them.  When ``info`` is a dict, ``setfit`` fills it with
@@ -635,6 +678,55 @@ def run_baseline(name: str, train_texts: list[str], train_labels: list[str], tes
     ``ValueError``) for an unknown name, an empty train set, mismatched texts and labels, or fewer than two classes, and
     :class:`BaselineUnavailableError` when the baseline's optional packages are missing.
     """
+    classes, y, train_texts, test_texts, unlabeled_texts = _checked(
+        name, train_texts, train_labels, test_texts, unlabeled_texts, max_steps, batch_size)
+    if not test_texts:
+        import numpy as np
+
+        return [], np.zeros((0, len(classes)), dtype=np.float64)
+    if name == "setfit":
+        proba = _run_setfit(train_texts, y, test_texts, len(classes), seed, max_steps, int(batch_size),
+                            progress, info)
+    else:
+        proba = _fit_linear(name, train_texts, y, classes, unlabeled_texts, seed, progress).predict_proba(test_texts)
+    predicted = [classes[i] for i in proba.argmax(axis=1)]
+    return predicted, proba
+
+
+def fit_baseline(name: str, train_texts: list[str], train_labels: list[str],
+                 unlabeled_texts: list[str] | None = None, seed: int = 0, progress: bool = False) -> LinearBaseline:
+    """Fit LR baseline ``name`` (any of :data:`BASELINES` but ``setfit``) on the labeled texts: the fitted
+    :class:`LinearBaseline`, whose ``predict_proba(texts)`` gives what :func:`run_baseline` would for those test
+    texts. What times a baseline's training and its predictions apart (``benchmarks/inference_speed.py``). Raises
+    as :func:`run_baseline` does, and :class:`BaselineError` for ``setfit``, which trains and predicts in one call.
+    """
+    if name == "setfit":
+        raise BaselineError("fit_baseline: setfit trains and predicts in one call",
+                            hint="use run_baseline('setfit', ...)")
+    classes, y, train_texts, _, unlabeled_texts = _checked(name, train_texts, train_labels, [], unlabeled_texts)
+    return _fit_linear(name, train_texts, y, classes, unlabeled_texts, seed, progress)
+
+
+def _fit_linear(name, train_texts, y, classes, unlabeled_texts, seed, progress) -> LinearBaseline:
+    X_train = None
+    if name == "tfidf_lr":  # fit_transform's rows, not transform's: the same values, in another order
+        X_train, featurize = _tfidf_labelled_features(train_texts) or (None, None)
+        featurize = featurize or _tfidf_pool_featurizer(train_texts, None)
+    elif name == "tfidf_pool_lr":
+        featurize = _tfidf_pool_featurizer(train_texts, unlabeled_texts)
+    elif name == "glove_lr":
+        featurize = _glove_features
+    else:  # minilm_lr
+        def featurize(texts):
+            return _minilm_features(texts, progress)
+    if X_train is None:
+        X_train = featurize(train_texts)
+    lr = _LR(name, X_train, y, len(classes), seed, scale=name == "glove_lr")
+    return LinearBaseline(name, featurize, lr, classes)
+
+
+def _checked(name, train_texts, train_labels, test_texts, unlabeled_texts, max_steps=None, batch_size=1):
+    """The inputs checked as :func:`run_baseline` documents: ``(classes, y, train, test and unlabeled texts)``."""
     import numpy as np
 
     if name not in BASELINES:
@@ -666,27 +758,7 @@ def run_baseline(name: str, train_texts: list[str], train_labels: list[str], tes
 
     code = {c: i for i, c in enumerate(classes)}
     y = np.fromiter((code[lab] for lab in train_labels), dtype=np.int64, count=len(train_labels))
-    if not test_texts:
-        return [], np.zeros((0, len(classes)), dtype=np.float64)
-
-    if name == "tfidf_lr":
-        X_train, X_test = _tfidf_labelled_features(train_texts, test_texts) or _tfidf_features(
-            train_texts, test_texts, None)
-        proba = _fit_predict(name, X_train, y, X_test, len(classes), seed, scale=False)
-    elif name == "tfidf_pool_lr":
-        X_train, X_test = _tfidf_features(train_texts, test_texts, unlabeled_texts)
-        proba = _fit_predict(name, X_train, y, X_test, len(classes), seed, scale=False)
-    elif name == "glove_lr":
-        proba = _fit_predict(name, _glove_features(train_texts), y, _glove_features(test_texts),
-                             len(classes), seed, scale=True)
-    elif name == "minilm_lr":
-        proba = _fit_predict(name, _minilm_features(train_texts, progress), y,
-                             _minilm_features(test_texts, progress), len(classes), seed, scale=False)
-    else:  # setfit
-        proba = _run_setfit(train_texts, y, test_texts, len(classes), seed, max_steps, int(batch_size),
-                            progress, info)
-    predicted = [classes[i] for i in proba.argmax(axis=1)]
-    return predicted, proba
+    return classes, y, train_texts, test_texts, unlabeled_texts
 
 
 def features_lr(X_train, train_labels: list, X_test, seed: int = 0) -> list:

@@ -108,12 +108,10 @@ def _embedder(name: str, sentences: list[str]):
     from shoestring.errors import ArtifactError
 
     if name == "tfidf" and not Path(name).exists():
-        from shoestring.bench.baselines import _tfidf_features
+        from shoestring.bench.baselines import _tfidf_pool_featurizer
 
-        def embed(texts):
-            return _tfidf_features(sentences, list(texts), None)[1]
-
-        return embed
+        featurize = _tfidf_pool_featurizer(sentences, None)
+        return lambda texts: featurize(list(texts))
     if name == "glove" and not Path(name).exists():
         from shoestring.bench.baselines import _glove_features, _glove_reason
 

@@ -111,8 +111,8 @@ class ContrastiveStep:
 
         c = self.config
         out = {"used": False, "mode": c.contrastive}
-        names = [v.name for v in self.views_]
-        lm = self.views_[names.index("encoder")].model if "encoder" in names else None
+        enc = self._encoder_index()
+        lm = None if enc is None else self.views_[enc].model
         if c.contrastive == "off":
             out["why"] = "off"
             return out
@@ -160,7 +160,7 @@ class ContrastiveStep:
             if out["use"] == "blend":
                 out["frozen_chosen"], out["frozen_C"] = parse_key(_untagged(bf))
         else:  # "on" with one example per class: all views, C = 10, as without cross-validation
-            out.update(use="tuned", chosen="+".join(names), C=10.0,
+            out.update(use="tuned", chosen="+".join(v.name for v in self.views_), C=10.0,
                        why="contrastive fine-tuning asked for; one example per class: all views with C = 10")
         if share(len(rows) - 1) < MIN_FINETUNE_SECONDS:
             out["why"] += (f"; but the --minutes budget left ({clock.left():.0f} s) cannot fine-tune on all labels: "
@@ -176,6 +176,11 @@ class ContrastiveStep:
                                       "steps": last.training_["steps"], "seconds": last.training_["seconds"]}
         out.update(used=True, model=tuned, training=training, seconds=round(time.perf_counter() - t, 2))
         return out
+
+    def _encoder_index(self) -> int | None:
+        """Where the encoder's view sits among ``views_`` (``None`` without one)."""
+        names = [v.name for v in self.views_]
+        return names.index("encoder") if "encoder" in names else None
 
     def _fine_tune(self, lm, texts: list[str], y, seconds: float, callbacks):
         """``lm`` fine-tuned contrastively on ``texts`` / ``y`` for at most ``seconds`` (a share: infinite
@@ -199,8 +204,7 @@ class ContrastiveStep:
         ``log_p`` (log-probabilities, for the blend), the ``last`` fold's tuned encoder (with
         ``contrastive_warm_start``; else None) and its ``fold_steps``."""
         c = self.config
-        names = [v.name for v in self.views_]
-        enc = names.index("encoder")
+        names, enc = [v.name for v in self.views_], self._encoder_index()
         # no tuned stack: the stack's weights need out-of-fold probabilities, and a view fine-tuned on the same
         # labels has none (measured: the tuned encoder took all the weight, the others 0-0.1)
         with_enc = {k: v for k, v in candidates.items() if enc in v and not k.endswith(STACKED)}
@@ -246,7 +250,7 @@ class ContrastiveStep:
         ``blend``) and ``why``. Returns whether the tuned encoder helps beyond the noise, and the keys of the
         (tuned, frozen) best compared."""
         c = self.config
-        n, enc = len(self.classes_), [v.name for v in self.views_].index("encoder")
+        n, enc = len(self.classes_), self._encoder_index()
         scores, held_out, log_p = nested["scores"], nested["held_out"], nested["log_p"]
         (bt, note_t), (bf, note_f) = (self._choose(scores, held_out, y, tag) for tag in ("tuned: ", "frozen: "))
         st, sf = scores[bt], scores[bf]
