@@ -471,11 +471,15 @@ class _LR:
     standardized features (``scale``); ``predict_proba`` gives every class a column, seen or not."""
 
     def __init__(self, name: str, X_train, y, n_classes: int, seed: int, scale: bool):
+        import numpy as np
         import scipy.sparse as sp
 
         self.n_classes, self.keep, self.scaler = n_classes, None, None
-        if sp.issparse(X_train):  # a large unlabeled vocabulary would otherwise multiply the parameters
-            X_train = self._columns(X_train)
+        if sp.issparse(X_train):  # a large unlabeled vocabulary would otherwise multiply the parameters; columns
+            # all zero on the train rows get weight exactly 0 in an L2-penalized logistic regression, so dropping
+            # them changes nothing but the optimizer's cost (as tasks.classify.linear.UsedColumnsLR)
+            self.keep = np.unique(X_train.indices)
+            X_train = X_train[:, self.keep]
         if scale:
             from sklearn.preprocessing import StandardScaler
 
@@ -485,20 +489,11 @@ class _LR:
             self.C = _choose_C(X_train, y, n_classes, seed, DEFAULT_C[name])
             self.clf = _logreg(self.C, seed).fit(X_train, y)
 
-    def _columns(self, X):
-        """Columns that are all zero on the train rows get weight exactly 0 in an L2-penalized logistic
-        regression: dropping them changes nothing but the optimizer's cost."""
-        import numpy as np
-
-        if self.keep is None:
-            self.keep = np.unique(X.indices)
-        return X[:, self.keep]
-
     def predict_proba(self, X) -> "np.ndarray":
         import numpy as np
 
         if self.keep is not None:
-            X = self._columns(X)
+            X = X[:, self.keep]
         if self.scaler is not None:
             X = self.scaler.transform(X)
         proba = np.zeros((X.shape[0], self.n_classes), dtype=np.float64)
@@ -710,8 +705,11 @@ def fit_baseline(name: str, train_texts: list[str], train_labels: list[str],
 def _fit_linear(name, train_texts, y, classes, unlabeled_texts, seed, progress) -> LinearBaseline:
     X_train = None
     if name == "tfidf_lr":  # fit_transform's rows, not transform's: the same values, in another order
-        X_train, featurize = _tfidf_labelled_features(train_texts) or (None, None)
-        featurize = featurize or _tfidf_pool_featurizer(train_texts, None)
+        labelled = _tfidf_labelled_features(train_texts)
+        if labelled is None:
+            featurize = _tfidf_pool_featurizer(train_texts, None)
+        else:
+            X_train, featurize = labelled
     elif name == "tfidf_pool_lr":
         featurize = _tfidf_pool_featurizer(train_texts, unlabeled_texts)
     elif name == "glove_lr":
